@@ -1,0 +1,29 @@
+"""Composition root: builds engines and other collaborators from settings, on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from adapter.settings import Settings, get_settings
+from adapter.store.database import make_engine
+
+
+@dataclass
+class Container:
+    settings: Settings = field(default_factory=get_settings)
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            if self.settings.database_url.startswith("sqlite"):
+                self.settings.ensure_data_dir()
+            self._engine = make_engine(self.settings.database_url, echo=self.settings.sql_echo)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,548 @@
+"""``crm-adapter``: the command line of the adapter.
+
+Every read command has ``--json``. Every write runs in a unit of work whose actor is the user
+given with ``--user`` (default: ``$CRM_USER`` or the login name), principal ``crm-adapter-cli``,
+channel ``cli`` and a fresh request id unless ``--request-id`` is given.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from adapter.bootstrap import Container
+from adapter.domain import Actor
+from adapter.domain.errors import DomainError, ValidationFailed
+from adapter.logs import configure_logging
+from adapter.queries import history as history_q
+from adapter.queries.customers import attribute_definitions, customer_view, resolve
+from adapter.service import attributes as attribute_svc
+from adapter.service.customers import create_customer
+from adapter.service.restore import restore as restore_entity
+from adapter.store import audit
+from adapter.store.database import current_revision, upgrade
+from adapter.store.reading import read_connection
+from adapter.store.uow import UnitOfWork
+
+EXIT_INPUT = 2  # bad input: the command's arguments or data broke a rule
+EXIT_STATE = 3  # the store refused: not found, conflict, audit failure
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _container() -> Container:
+    return click.get_current_context().find_object(Container) or Container()
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn domain errors into one clear line on stderr and a non-zero exit."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        for violation in exc.violations:
+            click.echo(f"error: {violation}", err=True)
+        sys.exit(EXIT_INPUT)
+    except DomainError as exc:
+        _fail(str(exc), EXIT_STATE)
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            _fail("the store has no schema yet; run `crm-adapter db upgrade`", EXIT_STATE)
+        raise
+
+
+def _actor(user: str | None, request_id: str | None) -> Actor:
+    return Actor(
+        originating_user=user or getpass.getuser(),
+        principal="crm-adapter-cli",
+        channel="cli",
+        request_id=request_id or f"cli-{uuid.uuid4()}",
+    )
+
+
+def actor_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--request-id", help="Idempotency key (default: a new one).")(func)
+    return click.option(
+        "--user", envvar="CRM_USER", help="Originating user recorded on the change."
+    )(func)
+
+
+def _subject(value: str) -> tuple[str, str]:
+    kind, sep, ref = value.partition(":")
+    if not sep or not ref:
+        raise click.BadParameter(
+            f"{value!r}: write KIND:REF, for example subscriber:+4917012340001"
+        )
+    return kind, ref
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no timezone (add Z or +01:00)")
+    return parsed
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Telco CRM integration adapter."""
+    container = Container()
+    ctx.obj = container
+    ctx.call_on_close(container.close)
+    settings = container.settings
+    configure_logging(
+        "INFO" if verbose else "WARNING" if settings.log_level == "INFO" else settings.log_level,
+        settings.log_format,
+    )
+
+
+# ----------------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's schema to the latest revision."""
+    engine = _container().engine
+    upgrade(engine)
+    click.echo(f"store at revision {current_revision(engine)}: {engine.url.render_as_string()}")
+
+
+# ----------------------------------------------------------------------------- customer
+
+
+@main.group()
+def customer() -> None:
+    """Create and show customers."""
+
+
+@customer.command("create")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON document of the customer (see docs/mapping.md).",
+)
+@click.option("--number", help="Customer number.")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--organization", help="Organisation name (instead of given/family name).")
+@click.option("--birth-date", help="YYYY-MM-DD.")
+@click.option("--email")
+@click.option("--segment", default="residential", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@actor_options
+def customer_create(
+    file: Path | None,
+    number: str | None,
+    given_name: str | None,
+    family_name: str | None,
+    organization: str | None,
+    birth_date: str | None,
+    email: str | None,
+    segment: str,
+    as_json: bool,
+    user: str | None,
+    request_id: str | None,
+) -> None:
+    """Create a customer from a JSON file or from options."""
+    if file is not None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            _fail(f"{file}: not JSON ({exc})", EXIT_INPUT)
+        if not isinstance(data, dict):
+            _fail(f"{file}: the document must be a JSON object", EXIT_INPUT)
+    else:
+        if not number:
+            _fail("give --file or at least --number", EXIT_INPUT)
+        party: dict[str, Any] = (
+            {"kind": "organization", "name": organization}
+            if organization
+            else {
+                "kind": "individual",
+                "given_name": given_name,
+                "family_name": family_name,
+                "birth_date": birth_date,
+            }
+        )
+        data = {
+            "customer_number": number,
+            "segment": segment,
+            "party": party,
+            "contact_media": [{"type": "email", "value": email}] if email else [],
+        }
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        created = create_customer(uow, data)
+        change = uow.commit("customer.create")
+    if as_json:
+        _dump(
+            {"id": created.id, "customer_number": created.customer_number, "change_id": change.id}
+        )
+    else:
+        click.echo(
+            f"created customer {created.customer_number} ({created.id}) in change {change.id}"
+        )
+
+
+@customer.command("show")
+@click.argument("ref")
+@click.option("--as-of", help="Show the customer record as it was at this ISO instant.")
+@click.option("--json", "as_json", is_flag=True)
+def customer_show(ref: str, as_of: str | None, as_json: bool) -> None:
+    """Show a customer (by id or customer number) with everything under it."""
+    at = _instant(as_of)
+    with _errors(), read_connection(_container().engine) as conn:
+        if at is not None:
+            customer_id = resolve(conn, "customer", ref)
+            snapshot = history_q.as_of(conn, "customer", customer_id, at)
+            if snapshot is None:
+                _fail(f"customer {ref} did not exist at {at.isoformat()}", EXIT_STATE)
+            view: dict[str, Any] = {"customer": snapshot, "as_of": at.isoformat()}
+        else:
+            view = customer_view(conn, ref)
+    if as_json:
+        _dump(view)
+    else:
+        from adapter.render import render_customer
+
+        click.echo(render_customer(view))
+
+
+# ------------------------------------------------------------------------------ history
+
+
+@main.command("history")
+@click.argument("subject")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True)
+def history_cmd(subject: str, limit: int, offset: int, as_json: bool) -> None:
+    """Timeline of SUBJECT: customer:REF, account:REF, contract:REF or subscriber:REF (REF is an
+    id, a number, or for a subscriber its MSISDN)."""
+    kind, ref = _subject(subject)
+    with _errors(), read_connection(_container().engine) as conn:
+        entity_id = resolve(conn, kind, ref)
+        entries = history_q.timeline(conn, kind, entity_id, limit=limit, offset=offset)
+    if as_json:
+        _dump([e.as_dict() for e in entries])
+        return
+    from adapter.render import render_timeline
+
+    click.echo(render_timeline(entries))
+
+
+@main.command("versions")
+@click.argument("entity")
+@click.option("--json", "as_json", is_flag=True)
+def versions_cmd(entity: str, as_json: bool) -> None:
+    """The versions of ENTITY (KIND:ID)."""
+    kind, ref = _subject(entity)
+    with _errors(), read_connection(_container().engine) as conn:
+        found = history_q.versions(conn, kind, ref)
+    if as_json:
+        _dump([v.__dict__ for v in found])
+        return
+    for v in found:
+        click.echo(
+            f"v{v.version:<4} {v.op:<7} change {v.change_id:<6} "
+            f"{v.valid_from.isoformat(timespec='seconds')}  {v.originating_user:<16} "
+            f"{v.operation}  [{v.request_id}]"
+        )
+
+
+@main.command("diff")
+@click.argument("entity")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def diff_cmd(entity: str, old: int, new: int, as_json: bool) -> None:
+    """What changed in ENTITY (KIND:ID) between versions OLD and NEW."""
+    kind, ref = _subject(entity)
+    with _errors(), read_connection(_container().engine) as conn:
+        changes = history_q.diff_versions(conn, kind, ref, old, new)
+    if as_json:
+        _dump(changes)
+        return
+    from adapter.render import render_diff
+
+    click.echo(render_diff(changes) or "(no difference)")
+
+
+@main.command("show")
+@click.argument("entity")
+@click.option("--as-of", help="ISO instant; default now.")
+@click.option("--version", "version", type=int, help="A version number instead of an instant.")
+def show_cmd(entity: str, as_of: str | None, version: int | None) -> None:
+    """Show any entity (KIND:ID) now, as of an instant, or at a version (always JSON)."""
+    kind, ref = _subject(entity)
+    at = _instant(as_of)
+    with _errors(), read_connection(_container().engine) as conn:
+        if version is not None:
+            _dump(history_q.version_snapshot(conn, kind, ref, version))
+            return
+        snapshot = history_q.as_of(conn, kind, ref, at or datetime.now().astimezone())
+    if snapshot is None:
+        _fail(f"{kind} {ref} did not exist at that instant", EXIT_STATE)
+    _dump(snapshot)
+
+
+@main.command("restore")
+@click.argument("entity")
+@click.option("--version", "version", type=int, required=True, help="Version to restore.")
+@click.option("--field", help="Restore only this (dotted) field.")
+@actor_options
+def restore_cmd(
+    entity: str, version: int, field: str | None, user: str | None, request_id: str | None
+) -> None:
+    """Restore ENTITY (KIND:ID), or one field of it, to an old version, as a new change."""
+    kind, ref = _subject(entity)
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        restore_entity(uow, kind, ref, version, field)
+        change = uow.commit(
+            "restore", {"kind": kind, "id": ref, "version": version, "field": field}
+        )
+    if change.outcome == "unchanged":
+        click.echo(
+            f"{kind} {ref} already has version {version}'s values; change {change.id} "
+            "records the request"
+        )
+    else:
+        new_version = next(v for k, i, v, _ in change.versions if (k, i) == (kind, ref))
+        what = f"field {field}" if field else "all fields"
+        click.echo(
+            f"restored {what} of {kind} {ref} from version {version} as version "
+            f"{new_version} (change {change.id})"
+        )
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+@main.group()
+def attributes() -> None:
+    """Custom attributes: define, list, retire, reinstate, set."""
+
+
+@attributes.command("define")
+@click.argument("name")
+@click.option("--label", required=True)
+@click.option(
+    "--type",
+    "type_",
+    required=True,
+    type=click.Choice(["string", "integer", "decimal", "date", "boolean", "enum"]),
+)
+@click.option(
+    "--entity",
+    "entity_kind",
+    required=True,
+    type=click.Choice(["customer", "account", "contract", "subscriber"]),
+)
+@click.option("--required", is_flag=True)
+@click.option("--pattern", help="Regular expression a string value must match in full.")
+@click.option("--enum-value", "enum_values", multiple=True, help="Allowed value (repeat).")
+@actor_options
+def attributes_define(
+    name: str,
+    label: str,
+    type_: str,
+    entity_kind: str,
+    required: bool,
+    pattern: str | None,
+    enum_values: tuple[str, ...],
+    user: str | None,
+    request_id: str | None,
+) -> None:
+    """Define a new attribute; it can be set at once, with no migration or restart."""
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        attribute_svc.define_attribute(
+            uow,
+            {
+                "name": name,
+                "label": label,
+                "type": type_,
+                "entity_kind": entity_kind,
+                "required": required,
+                "pattern": pattern,
+                "enum_values": list(enum_values),
+            },
+        )
+        change = uow.commit("attributes.define", {"name": name})
+    click.echo(f"defined attribute {name} on {entity_kind} (change {change.id})")
+
+
+@attributes.command("list")
+@click.option("--all", "include_retired", is_flag=True, help="Include retired definitions.")
+@click.option("--json", "as_json", is_flag=True)
+def attributes_list(include_retired: bool, as_json: bool) -> None:
+    """List attribute definitions."""
+    with _errors(), read_connection(_container().engine) as conn:
+        found = attribute_definitions(conn, include_retired)
+    if as_json:
+        _dump(found)
+        return
+    if not found:
+        click.echo("no attributes defined")
+    for d in found:
+        rules = [
+            r
+            for r in (
+                "required" if d["required"] else "",
+                f"pattern {d['pattern']}" if d["pattern"] else "",
+                f"one of {', '.join(d['enum_values'])}" if d["enum_values"] else "",
+            )
+            if r
+        ]
+        click.echo(
+            f"{d['name']:<24} {d['entity_kind']:<11} {d['type']:<8} {d['status']:<8} "
+            f"{d['label']}{'  (' + '; '.join(rules) + ')' if rules else ''}"
+        )
+
+
+def _lifecycle(action: str, handler: Callable[[UnitOfWork, str], Any]) -> Callable[..., None]:
+    @actor_options
+    @click.argument("name")
+    def command(name: str, user: str | None, request_id: str | None) -> None:
+        with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+            handler(uow, name)
+            change = uow.commit(f"attributes.{action}", {"name": name})
+        click.echo(f"{action}d attribute {name} (change {change.id})")
+
+    command.__doc__ = f"{action.capitalize()} an attribute definition."
+    return command
+
+
+attributes.command("retire")(_lifecycle("retire", attribute_svc.retire_attribute))
+attributes.command("reinstate")(_lifecycle("reinstate", attribute_svc.reinstate_attribute))
+
+
+@attributes.command("set")
+@click.argument("entity")
+@click.argument("name")
+@click.argument("value", required=False)
+@click.option("--clear", is_flag=True, help="Remove the value.")
+@actor_options
+def attributes_set(
+    entity: str, name: str, value: str | None, clear: bool, user: str | None, request_id: str | None
+) -> None:
+    """Set attribute NAME on ENTITY (KIND:REF) to VALUE."""
+    kind, ref = _subject(entity)
+    if value is None and not clear:
+        _fail("give a VALUE or --clear", EXIT_INPUT)
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        entity_id = resolve(uow.connection, kind, ref)
+        attribute_svc.set_attribute(uow, kind, entity_id, name, None if clear else value)
+        change = uow.commit("attributes.set", {"name": name, "entity": f"{kind}:{entity_id}"})
+    click.echo(f"{'cleared' if clear else 'set'} {name} on {kind} {entity_id} (change {change.id})")
+
+
+# -------------------------------------------------------------------------------- audit
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident change log."""
+
+
+@audit_group.command("verify")
+@click.option("--expect-head", help="SEQ:HASH recorded earlier outside the database.")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(expect_head: str | None, as_json: bool) -> None:
+    """Recompute the hash chain; exit 3 if any change, version or usage line was tampered."""
+    expected = None
+    if expect_head:
+        seq, _, digest = expect_head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("write SEQ:HASH as printed by `crm-adapter audit head`")
+        expected = (int(seq), digest)
+    with _errors(), read_connection(_container().engine) as conn:
+        report = audit.verify(conn, expected)
+    if as_json:
+        _dump(report.as_dict())
+    else:
+        state = "intact" if report.ok else "TAMPERED"
+        click.echo(
+            f"change log {state}: {report.changes} changes, {report.versions} versions, "
+            f"{report.usage_records} usage lines, {report.entities} current rows; "
+            f"head {report.head_seq}:{report.head_hash}"
+        )
+        for problem in report.problems:
+            click.echo(f"  - {problem}")
+    if not report.ok:
+        sys.exit(EXIT_STATE)
+
+
+@audit_group.command("head")
+def audit_head() -> None:
+    """Print SEQ:HASH of the chain's head, to keep outside the database."""
+    with _errors(), read_connection(_container().engine) as conn:
+        seq, digest = audit.read_head(conn)
+    click.echo(f"{seq}:{digest}")
+
+
+# --------------------------------------------------------------------------------- demo
+
+
+@main.command("demo")
+def demo_cmd() -> None:
+    """Create the store, load the demo data through the unit of work, print a customer."""
+    from adapter.demo import DEMO_CUSTOMER, DEMO_MSISDN, load_demo
+    from adapter.render import render_customer, render_timeline
+
+    container = _container()
+    engine = container.engine
+    upgrade(engine)
+    loaded = load_demo(engine)
+    click.echo(
+        f"store: {engine.url.render_as_string()} "
+        f"({'demo data loaded' if loaded else 'demo data already there'})\n"
+    )
+    with _errors(), read_connection(engine) as conn:
+        view = customer_view(conn, DEMO_CUSTOMER)
+        subscriber_id = resolve(conn, "subscriber", DEMO_MSISDN)
+        entries = history_q.timeline(conn, "subscriber", subscriber_id)
+        report = audit.verify(conn)
+    click.echo(render_customer(view))
+    click.echo(f"\nHistory of subscriber {DEMO_MSISDN}")
+    click.echo(render_timeline(entries))
+    click.echo(
+        f"\nAudit: {'intact' if report.ok else 'TAMPERED'}, {report.changes} changes, "
+        f"head {report.head_seq}:{report.head_hash[:16]}…"
+    )
+    click.echo(
+        "\nTry: crm-adapter history customer:DEMO-1001 | crm-adapter attributes list | "
+        "crm-adapter audit verify"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

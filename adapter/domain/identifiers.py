@@ -1,0 +1,100 @@
+"""Validation and normalisation of telco and party identifiers.
+
+Each function returns the canonical form or raises ``ValueError`` with a sentence that
+names the rule; pydantic turns that into a field-level error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+_E164 = re.compile(r"\+?[1-9]\d{7,14}")
+_IMSI = re.compile(r"\d{14,15}")
+_ICCID = re.compile(r"89\d{16,20}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def msisdn(value: str) -> str:
+    """E.164: an optional '+', a non-zero country code digit, 8 to 15 digits in all.
+
+    Returned with a leading '+', the one form the store and its indexes know."""
+    if not _E164.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an E.164 MSISDN (8 to 15 digits, optional leading '+', "
+            "no spaces, not starting with 0)"
+        )
+    return value if value.startswith("+") else f"+{value}"
+
+
+def imsi(value: str) -> str:
+    """ITU-T E.212: MCC (3) + MNC (2 or 3) + MSIN, 14 or 15 digits."""
+    if not _IMSI.fullmatch(value):
+        raise ValueError(f"{value!r} is not an IMSI (14 or 15 digits)")
+    return value
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit that makes ``partial + digit`` Luhn-valid (used to make valid ICCIDs)."""
+    for candidate in "0123456789":
+        if luhn_valid(partial + candidate):
+            return candidate
+    raise AssertionError("unreachable: one of ten digits always completes a Luhn sum")
+
+
+def iccid(value: str) -> str:
+    """ITU-T E.118: '89' + 16 to 20 digits, the last a Luhn check digit."""
+    if not _ICCID.fullmatch(value):
+        raise ValueError(f"{value!r} is not an ICCID (18 to 22 digits starting with 89)")
+    if not luhn_valid(value):
+        raise ValueError(f"{value!r} is not an ICCID (its Luhn check digit is wrong)")
+    return value
+
+
+def email(value: str) -> str:
+    """Syntax only (no DNS lookup); the domain part is lower-cased."""
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not an e-mail address: {exc}") from None
+    return str(result.normalized)
+
+
+def currency(value: str) -> str:
+    if not _CURRENCY.fullmatch(value):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (three capitals)")
+    return value
+
+
+def country(value: str) -> str:
+    if not _COUNTRY.fullmatch(value):
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (two capitals)")
+    return value
+
+
+def search_text(value: str) -> str:
+    """Case- and accent-insensitive form for search keys: NFKD, marks dropped, lower-cased,
+    inner whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+def identifier_key(value: str) -> str:
+    """Form of an identification number for exact search: upper-case, no separators."""
+    return re.sub(r"[\s./-]", "", value).upper()

@@ -1,0 +1,1 @@
+"""Read side: queries over the store that return plain data, never write."""

@@ -1,0 +1,1 @@
+"""Write side: one handler per command, each taking an open unit of work."""

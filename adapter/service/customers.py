@@ -1,0 +1,42 @@
+"""Handlers that create and change customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapter.domain.errors import NotFound, ValidationFailed
+from adapter.domain.model import Customer
+from adapter.domain.patch import merge_patch
+from adapter.domain.validation import parse
+from adapter.store.uow import UnitOfWork
+
+
+def create_customer(uow: UnitOfWork, data: dict[str, Any]) -> Customer:
+    """Validate ``data`` as a customer and register it; the caller commits."""
+    customer = parse(Customer, data)
+    uow.add(customer)
+    return customer
+
+
+def update_customer(
+    uow: UnitOfWork, customer_id: str, patch: dict[str, Any], expected_version: int | None = None
+) -> Customer:
+    """Apply a merge patch to a customer's data."""
+    current = uow.get(Customer, customer_id)
+    uow.expect_version(current, expected_version)
+    if "id" in patch and patch["id"] != customer_id:
+        raise ValidationFailed.one("id", "immutable", "a customer's id cannot change")
+    updated = parse(Customer, merge_patch(current.snapshot(), patch))
+    uow.replace(updated)
+    return updated
+
+
+def find_customer(uow: UnitOfWork, ref: str) -> Customer:
+    """A customer by id or customer number."""
+    found = uow.find(Customer, ref)
+    if found is not None:
+        return found
+    by_number = uow.find_by(Customer, customer_number=ref)
+    if by_number:
+        return by_number[0]
+    raise NotFound("customer", ref)

@@ -1,0 +1,1 @@
+"""Persistence of the canonical model: SQLAlchemy 2 Core on SQLite and PostgreSQL."""

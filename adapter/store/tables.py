@@ -1,0 +1,314 @@
+"""Schema of the store.
+
+Every entity table holds the entity's full state in ``data`` (its JSON snapshot, the source of
+truth for loading it) plus the columns that are queried or indexed, derived from the snapshot on
+every write. ``change`` and ``entity_version`` are the audit trail: one change per transaction,
+one version per entity touched. Customer search keys that live in lists (identifications,
+contact media, addresses) have tables of their own, rewritten with the customer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+ID = 64
+KEY = 254
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite (which stores text) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+def _entity(name: str, *columns: Any, **kw: Any) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", String(ID), primary_key=True),
+        Column("version", Integer, nullable=False),
+        *columns,
+        Column("updated_at", UtcDateTime, nullable=False),
+        Column("data", Json, nullable=False),
+        **kw,
+    )
+
+
+customer = _entity(
+    "customer",
+    Column("customer_number", String(32), nullable=False, unique=True),
+    Column("party_kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("name_key", String(KEY), nullable=False, index=True),
+    Column("birth_date", Date, index=True),
+)
+
+customer_identification = Table(
+    "customer_identification",
+    metadata,
+    Column(
+        "customer_id",
+        String(ID),
+        ForeignKey("customer.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("type", String(32), nullable=False),
+    Column("value_key", String(64), nullable=False),
+    Index("ix_customer_identification_value", "value_key", "type"),
+)
+
+customer_contact = Table(
+    "customer_contact",
+    metadata,
+    Column(
+        "customer_id",
+        String(ID),
+        ForeignKey("customer.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("type", String(16), nullable=False),
+    Column("value_key", String(KEY), nullable=False, index=True),
+)
+
+customer_address = Table(
+    "customer_address",
+    metadata,
+    Column(
+        "customer_id",
+        String(ID),
+        ForeignKey("customer.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("line_key", String(600), nullable=False, index=True),
+    Column("postcode_key", String(16), nullable=False, index=True),
+    Column("city_key", String(200), nullable=False, index=True),
+    Column("country", String(2), nullable=False),
+)
+
+account = _entity(
+    "account",
+    Column("customer_id", String(ID), ForeignKey("customer.id"), nullable=False, index=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("parent_id", String(ID), ForeignKey("account.id"), index=True),
+    Column("payment_responsible", Boolean, nullable=False),
+)
+
+contract = _entity(
+    "contract",
+    Column("customer_id", String(ID), ForeignKey("customer.id"), nullable=False, index=True),
+    Column("account_id", String(ID), ForeignKey("account.id"), nullable=False, index=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+)
+
+subscriber = _entity(
+    "subscriber",
+    Column("customer_id", String(ID), ForeignKey("customer.id"), nullable=False, index=True),
+    Column("account_id", String(ID), ForeignKey("account.id"), nullable=False, index=True),
+    Column("contract_id", String(ID), ForeignKey("contract.id"), nullable=False, index=True),
+    Column("msisdn", String(16), nullable=False, index=True),
+    Column("imsi", String(15), index=True),
+    Column("iccid", String(22), index=True),
+    Column("status", String(16), nullable=False),
+    # A number may be recycled once its subscriber is deactivated, never shared while live.
+    Index(
+        "uq_subscriber_live_msisdn",
+        "msisdn",
+        unique=True,
+        sqlite_where=text("status <> 'deactivated'"),
+        postgresql_where=text("status <> 'deactivated'"),
+    ),
+)
+
+
+def _owned(name: str, *columns: Any) -> Table:
+    return _entity(
+        name,
+        Column("customer_id", String(ID), ForeignKey("customer.id"), nullable=False, index=True),
+        Column("account_id", String(ID), ForeignKey("account.id"), nullable=False, index=True),
+        *columns,
+    )
+
+
+service_assignment = _owned(
+    "service_assignment",
+    Column("contract_id", String(ID), ForeignKey("contract.id"), nullable=False, index=True),
+    Column("subscriber_id", String(ID), ForeignKey("subscriber.id"), index=True),
+    Column("service_code", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+)
+
+discount_assignment = _owned(
+    "discount_assignment",
+    Column("contract_id", String(ID), ForeignKey("contract.id"), index=True),
+    Column("subscriber_id", String(ID), ForeignKey("subscriber.id"), index=True),
+    Column("level", String(16), nullable=False),
+    Column("code", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+)
+
+balance = _owned(
+    "balance",
+    Column("currency", String(3), nullable=False),
+    Index("uq_balance_account_currency", "account_id", "currency", unique=True),
+)
+
+free_unit_bucket = _owned(
+    "free_unit_bucket",
+    Column("contract_id", String(ID), ForeignKey("contract.id"), nullable=False, index=True),
+    Column("subscriber_id", String(ID), ForeignKey("subscriber.id"), index=True),
+    Column("package", String(64), nullable=False),
+    Column("period_start", Date, nullable=False),
+)
+
+usage_record = _owned(
+    "usage_record",
+    Column("contract_id", String(ID), ForeignKey("contract.id"), nullable=False),
+    Column("subscriber_id", String(ID), ForeignKey("subscriber.id"), nullable=False),
+    Column("start_time", UtcDateTime, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("change_id", BigInteger, ForeignKey("change.id"), nullable=False, index=True),
+    Index("ix_usage_record_subscriber_time", "subscriber_id", "start_time"),
+)
+
+listing_suppression = _entity(
+    "listing_suppression",
+    Column("scope_type", String(16), nullable=False),
+    Column("customer_id", String(ID), ForeignKey("customer.id"), index=True),
+    Column("account_id", String(ID), ForeignKey("account.id"), index=True),
+    Column("subscriber_id", String(ID), ForeignKey("subscriber.id"), index=True),
+    Column("group_name", String(64), index=True),
+    Column("active", Boolean, nullable=False),
+)
+
+attribute_definition = _entity(
+    "attribute_definition",
+    Column("name", String(64), nullable=False, unique=True),
+    Column("entity_kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("required", Boolean, nullable=False),
+)
+
+attribute_value = _entity(
+    "attribute_value",
+    Column("name", String(64), ForeignKey("attribute_definition.name"), nullable=False),
+    Column("entity_kind", String(16), nullable=False),
+    Column("entity_id", String(ID), nullable=False),
+    Column("customer_id", String(ID), index=True),
+    Column("value_key", String(KEY), index=True),
+    Index("uq_attribute_value_target", "entity_kind", "entity_id", "name", unique=True),
+)
+
+# ------------------------------------------------------------------------------- audit trail
+
+change = Table(
+    "change",
+    metadata,
+    # The position in the hash chain, assigned under the chain lock: 1, 2, 3… without gaps.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("originating_user", String(200), nullable=False, index=True),
+    Column("principal", String(200), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("request_id", String(200), nullable=False, unique=True),
+    Column("operation", String(100), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("summary", Json, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("length(originating_user) > 0", name="user_given"),
+    CheckConstraint("length(principal) > 0", name="principal_given"),
+    CheckConstraint("length(channel) > 0", name="channel_given"),
+    CheckConstraint("length(request_id) > 0", name="request_given"),
+)
+
+entity_version = Table(
+    "entity_version",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("change_id", BigInteger, ForeignKey("change.id"), nullable=False, index=True),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("op", String(8), nullable=False),
+    Column("valid_from", UtcDateTime, nullable=False),
+    Column("valid_to", UtcDateTime),
+    Column("snapshot", Json, nullable=False),
+    Column("diff", Json, nullable=False),
+    Column("customer_id", String(ID)),
+    Column("account_id", String(ID)),
+    Column("contract_id", String(ID)),
+    Column("subscriber_id", String(ID)),
+    Index("uq_entity_version", "entity_type", "entity_id", "version", unique=True),
+    Index("ix_entity_version_customer", "customer_id", "change_id"),
+    Index("ix_entity_version_account", "account_id", "change_id"),
+    Index("ix_entity_version_contract", "contract_id", "change_id"),
+    Index("ix_entity_version_subscriber", "subscriber_id", "change_id"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+GENESIS_HASH = "0" * 64

@@ -1,0 +1,578 @@
+"""The unit of work: the only way anything is written.
+
+A unit of work belongs to one actor and one transaction. Entities are loaded through it and
+registered with :meth:`UnitOfWork.add` or :meth:`UnitOfWork.remove`; entities it loaded are
+compared with their loaded snapshot at commit. :meth:`UnitOfWork.commit` then, under the audit
+chain's lock, writes the current rows (optimistic version check), one version row per entity
+touched with snapshot and diff, and one change row hashed onto the chain. Versions are written
+here, explicitly, and not from ORM flush events, so no path can bypass them. Leaving the
+``with`` block without committing rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from adapter.domain import Actor, Entity
+from adapter.domain.actor import require_actor
+from adapter.domain.attributes import AttributeDefinition, AttributeValue
+from adapter.domain.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    DomainError,
+    NotFound,
+    ValidationFailed,
+    Violation,
+)
+from adapter.domain.history import diff
+from adapter.domain.validation import parse
+from adapter.store import tables as t
+from adapter.store.audit import change_hash, usage_digest
+from adapter.store.entities import MAPPINGS, EntityMapping, mapping_for
+
+E = TypeVar("E", bound=Entity)
+Key = tuple[str, str]
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DuplicateRequest(Conflict):
+    code = "duplicate_request"
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"request {request_id!r} was already applied")
+
+
+@dataclass(frozen=True)
+class CommittedChange:
+    id: int
+    at: datetime
+    hash: str
+    operation: str
+    request_id: str
+    outcome: str
+    versions: tuple[tuple[str, str, int, str], ...] = ()  # (kind, id, version, op)
+
+    def version_of(self, entity: Entity) -> int | None:
+        return next((v for k, i, v, _ in self.versions if (k, i) == (entity.kind, entity.id)), None)
+
+
+@dataclass
+class _Tracked:
+    entity: Entity
+    version: int  # as loaded; for a new entity the last version it had before (0 if none)
+    snapshot: dict[str, Any] | None  # as loaded; None for a new entity
+    stored: bool = True
+    removed: bool = False
+
+
+@dataclass
+class _Write:
+    mapping: EntityMapping
+    entity: Entity
+    op: str
+    version: int
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    diff: dict[str, Any] = field(default_factory=dict)
+
+
+class UnitOfWork:
+    """``with UnitOfWork(engine, actor) as uow: …; uow.commit("customer.create")``"""
+
+    def __init__(
+        self,
+        engine: Engine,
+        actor: Actor | None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.actor = require_actor(actor)
+        self._engine = engine
+        self._clock = clock
+        self._conn: Connection | None = None
+        self._tracked: dict[Key, _Tracked] = {}
+        self._committed: CommittedChange | None = None
+        self._definitions: dict[str, AttributeDefinition] | None = None
+
+    # ------------------------------------------------------------------ context
+
+    def __enter__(self) -> UnitOfWork:
+        self._conn = self._engine.connect()
+        self._conn.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open; use it in a with block")
+        return self._conn
+
+    @property
+    def committed(self) -> CommittedChange | None:
+        return self._committed
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, model: type[E], entity_id: str) -> E:
+        found = self.find(model, entity_id)
+        if found is None:
+            raise NotFound(model.kind, entity_id)
+        return found
+
+    def find(self, model: type[E], entity_id: str) -> E | None:
+        key = (model.kind, entity_id)
+        tracked = self._tracked.get(key)
+        if tracked is not None:
+            return None if tracked.removed else tracked.entity  # type: ignore[return-value]
+        table = mapping_for(model.kind).table
+        row = self.connection.execute(
+            select(table.c.version, table.c.data).where(table.c.id == entity_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return self._track(model, row.data, row.version)
+
+    def find_by(self, model: type[E], **equals: Any) -> list[E]:
+        """Entities whose indexed columns equal the given values (ordered by id)."""
+        table = mapping_for(model.kind).table
+        query = select(table.c.id, table.c.version, table.c.data).order_by(table.c.id)
+        for name, value in equals.items():
+            query = query.where(table.c[name] == value)
+        rows = self.connection.execute(query).all()
+        found: list[E] = []
+        for row in rows:
+            tracked = self._tracked.get((model.kind, row.id))
+            if tracked is None:
+                found.append(self._track(model, row.data, row.version))
+            elif not tracked.removed:
+                found.append(tracked.entity)  # type: ignore[arg-type]
+        return found
+
+    def _track(self, model: type[E], data: dict[str, Any], version: int) -> E:
+        entity = model.model_validate(data)
+        self._tracked[(model.kind, entity.id)] = _Tracked(entity, version, data)
+        return entity
+
+    def version_of(self, entity: Entity) -> int:
+        """The stored version the entity was loaded at (0 for one added in this unit)."""
+        tracked = self._tracked.get((entity.kind, entity.id))
+        if tracked is None:
+            raise NotFound(entity.kind, entity.id)
+        return tracked.version if tracked.stored else 0
+
+    def expect_version(self, entity: Entity, expected: int | None) -> None:
+        """Optimistic concurrency for a caller who read ``entity`` at version ``expected``."""
+        if expected is None:
+            return
+        actual = self.version_of(entity)
+        if actual != expected:
+            raise ConcurrencyConflict(entity.kind, entity.id, expected, actual)
+
+    def attribute_definition(self, name: str) -> AttributeDefinition | None:
+        return self._load_definitions().get(name)
+
+    def _load_definitions(self) -> dict[str, AttributeDefinition]:
+        if self._definitions is None:
+            self._definitions = {d.name: d for d in self.find_by(AttributeDefinition)}
+        return self._definitions
+
+    # ------------------------------------------------------------------ registering
+
+    def add(self, entity: Entity) -> None:
+        key = (entity.kind, entity.id)
+        existing = self._tracked.get(key)
+        if existing is not None and existing.entity is not entity:
+            raise Conflict(f"{entity.kind} {entity.id} is already in this unit of work")
+        if existing is None:
+            table = mapping_for(entity.kind).table
+            stored = self.connection.execute(
+                select(table.c.id).where(table.c.id == entity.id)
+            ).one_or_none()
+            if stored is not None:
+                raise Conflict(f"{entity.kind} {entity.id} already exists")
+            # An entity deleted earlier and now re-created continues its version numbers.
+            v = t.entity_version.c
+            last = self.connection.execute(
+                select(func.max(v.version)).where(
+                    v.entity_type == entity.kind, v.entity_id == entity.id
+                )
+            ).scalar_one_or_none()
+            self._tracked[key] = _Tracked(entity, int(last or 0), None, stored=False)
+        if isinstance(entity, AttributeDefinition) and self._definitions is not None:
+            self._definitions[entity.name] = entity
+
+    def add_all(self, entities: Iterable[Entity]) -> None:
+        for entity in entities:
+            self.add(entity)
+
+    def remove(self, entity: Entity) -> None:
+        tracked = self._tracked.get((entity.kind, entity.id))
+        if tracked is None or tracked.entity is not entity:
+            raise Conflict(f"{entity.kind} {entity.id} must be loaded in this unit to remove it")
+        if not mapping_for(entity.kind).versioned:
+            raise Conflict(f"{entity.kind} rows are immutable and cannot be removed")
+        if not tracked.stored:
+            del self._tracked[(entity.kind, entity.id)]
+        else:
+            tracked.removed = True
+
+    def replace(self, entity: Entity) -> None:
+        """Take ``entity`` as the new state of the loaded entity with the same id (used when a
+        new state is built whole, as restore does)."""
+        key = (entity.kind, entity.id)
+        tracked = self._tracked.get(key)
+        if tracked is None or tracked.removed:
+            raise Conflict(f"{entity.kind} {entity.id} must be loaded in this unit to replace it")
+        tracked.entity = entity
+
+    # ------------------------------------------------------------------ committing
+
+    def commit(self, operation: str, summary: Mapping[str, Any] | None = None) -> CommittedChange:
+        """Write everything registered as one audited change and commit the transaction."""
+        if self._committed is not None:
+            raise RuntimeError("this unit of work has already committed")
+        conn = self.connection
+        writes, appended = self._collect()
+        self._check_unique_keys(writes)
+        self._check_required_attributes(writes)
+
+        head = self._lock_chain()
+        at = max(self._clock(), head["at"]) if head["at"] else self._clock()
+        seq = int(head["seq"]) + 1
+        full_summary = dict(summary or {})
+        if appended:
+            counts: dict[str, int] = {}
+            for entity in appended:
+                counts[entity.kind] = counts.get(entity.kind, 0) + 1
+            full_summary["appended"] = counts
+            full_summary["usage_digest"] = usage_digest(e.snapshot() for e in appended)
+        versions = [self._version_row(w, seq, at) for w in writes]
+        outcome = "applied" if (writes or appended) else "unchanged"
+        change = {
+            "id": seq,
+            "at": at,
+            "originating_user": self.actor.originating_user,
+            "principal": self.actor.principal,
+            "channel": self.actor.channel,
+            "request_id": self.actor.request_id,
+            "operation": operation,
+            "outcome": outcome,
+            "summary": full_summary,
+            "prev_hash": head["hash"],
+        }
+        change["hash"] = change_hash(change, versions)
+        try:
+            conn.execute(insert(t.change), [change])
+        except IntegrityError:
+            if (
+                conn.execute(
+                    select(t.change.c.id).where(t.change.c.request_id == self.actor.request_id)
+                ).first()
+                is not None
+            ):
+                raise DuplicateRequest(self.actor.request_id) from None
+            raise
+        try:
+            for write in writes:
+                self._write_row(write, at)
+            for entity in appended:
+                self._write_row(
+                    _Write(mapping_for(entity.kind), entity, "append", 1, None, entity.snapshot()),
+                    at,
+                    change_id=seq,
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
+        if versions:
+            self._close_previous_versions(writes, at)
+            conn.execute(insert(t.entity_version), versions)
+        conn.execute(
+            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=change["hash"])
+        )
+        conn.commit()
+        self._committed = CommittedChange(
+            id=seq,
+            at=at,
+            hash=change["hash"],
+            operation=operation,
+            request_id=self.actor.request_id,
+            outcome=outcome,
+            versions=tuple((w.entity.kind, w.entity.id, w.version, w.op) for w in writes),
+        )
+        log.info(
+            "change.committed",
+            change_id=seq,
+            operation=operation,
+            outcome=outcome,
+            request_id=self.actor.request_id,
+            user=self.actor.originating_user,
+            channel=self.actor.channel,
+            versions=len(versions),
+            appended=len(appended),
+        )
+        return self._committed
+
+    def _collect(self) -> tuple[list[_Write], list[Entity]]:
+        writes: list[_Write] = []
+        appended: list[Entity] = []
+        for tracked in self._tracked.values():
+            entity = tracked.entity
+            mapping = MAPPINGS[entity.kind]
+            if not mapping.versioned:
+                if not tracked.stored:
+                    appended.append(entity)
+                elif entity.snapshot() != tracked.snapshot:
+                    raise Conflict(f"{entity.kind} {entity.id} is immutable once recorded")
+                continue
+            # Re-validate: assignment validation does not see in-place edits of lists.
+            after = parse(type(entity), entity.snapshot(), prefix="").snapshot()
+            if tracked.removed:
+                assert tracked.snapshot is not None
+                writes.append(
+                    _Write(
+                        mapping,
+                        entity,
+                        "delete",
+                        tracked.version + 1,
+                        tracked.snapshot,
+                        tracked.snapshot,
+                        diff(tracked.snapshot, None),
+                    )
+                )
+            elif not tracked.stored:
+                writes.append(
+                    _Write(
+                        mapping,
+                        entity,
+                        "create",
+                        tracked.version + 1,
+                        None,
+                        after,
+                        diff(None, after),
+                    )
+                )
+            elif after != tracked.snapshot:
+                writes.append(
+                    _Write(
+                        mapping,
+                        entity,
+                        "update",
+                        tracked.version + 1,
+                        tracked.snapshot,
+                        after,
+                        diff(tracked.snapshot, after),
+                    )
+                )
+        return writes, appended
+
+    def _check_unique_keys(self, writes: list[_Write]) -> None:
+        violations: list[Violation] = []
+        claimed: dict[tuple[str, str, Any], str] = {}
+        for write in writes:
+            if write.op == "delete":
+                continue
+            table = write.mapping.table
+            columns = write.mapping.columns(write.entity)
+            for unique in write.mapping.unique:
+                if unique.live is not None and not unique.live(write.entity):
+                    continue
+                value = columns[unique.column]
+                mine = (write.entity.kind, unique.column, value)
+                if claimed.setdefault(mine, write.entity.id) != write.entity.id:
+                    violations.append(
+                        Violation(
+                            unique.column, "unique", f"{unique.label} {value!r} is given twice"
+                        )
+                    )
+                    continue
+                query = select(table.c.id).where(
+                    table.c[unique.column] == value, table.c.id != write.entity.id
+                )
+                if unique.live_filter is not None:
+                    column, dead = unique.live_filter
+                    query = query.where(table.c[column] != dead)
+                other = self.connection.execute(query.limit(1)).scalar_one_or_none()
+                if other is not None and not self._is_removed_here(write.entity.kind, other):
+                    violations.append(
+                        Violation(
+                            unique.column,
+                            "unique",
+                            f"{unique.label} {value!r} is already used by "
+                            f"{write.entity.kind} {other}",
+                        )
+                    )
+        if violations:
+            raise ValidationFailed(violations)
+
+    def _is_removed_here(self, kind: str, entity_id: str) -> bool:
+        tracked = self._tracked.get((kind, entity_id))
+        return tracked is not None and tracked.removed
+
+    def _check_required_attributes(self, writes: list[_Write]) -> None:
+        """A new customer, account, contract or subscriber must come with every required
+        attribute of its kind; a required value cannot be cleared or removed."""
+        definitions = self._load_definitions()
+        required = [d for d in definitions.values() if d.required and d.active]
+        if not required:
+            return
+        values = {
+            (v.entity_kind.value, v.entity_id, v.name): v
+            for tr in self._tracked.values()
+            if isinstance(v := tr.entity, AttributeValue) and not tr.removed
+        }
+        violations: list[Violation] = []
+        for write in writes:
+            entity = write.entity
+            if write.op == "create":
+                for d in required:
+                    if d.entity_kind.value != entity.kind:
+                        continue
+                    value = values.get((entity.kind, entity.id, d.name))
+                    if value is None or value.value is None:
+                        violations.append(
+                            Violation(
+                                f"attributes.{d.name}",
+                                "required",
+                                f"a new {entity.kind} needs the required attribute {d.name}",
+                            )
+                        )
+            if isinstance(entity, AttributeValue) and entity.name in definitions:
+                d = definitions[entity.name]
+                if d.required and d.active and (write.op == "delete" or entity.value is None):
+                    violations.append(
+                        Violation(
+                            f"attributes.{d.name}",
+                            "required",
+                            f"{d.name} is required and cannot be cleared",
+                        )
+                    )
+        if violations:
+            raise ValidationFailed(violations)
+
+    def _lock_chain(self) -> dict[str, Any]:
+        """Serialise chain appends. On SQLite the write transaction (BEGIN IMMEDIATE) already
+        holds the database's write lock; on PostgreSQL the head row is locked."""
+        conn = self.connection
+        query = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        head = conn.execute(query).one_or_none()
+        if head is None:
+            raise DomainError("the store has no audit head; run `crm-adapter db upgrade`")
+        last_at = None
+        if head.seq:
+            last_at = conn.execute(
+                select(t.change.c.at).where(t.change.c.id == head.seq)
+            ).scalar_one_or_none()
+        return {"seq": head.seq, "hash": head.hash, "at": last_at}
+
+    def _write_row(self, write: _Write, at: datetime, change_id: int | None = None) -> None:
+        conn = self.connection
+        mapping = write.mapping
+        table = mapping.table
+        entity = write.entity
+        if write.op == "delete":
+            if mapping.children:
+                for child in mapping.children(entity):
+                    conn.execute(delete(child).where(child.c.customer_id == entity.id))
+            result = conn.execute(
+                delete(table).where(table.c.id == entity.id, table.c.version == write.version - 1)
+            )
+            self._check_rowcount(result.rowcount, write)
+            return
+        values = {
+            "id": entity.id,
+            "version": write.version,
+            "updated_at": at,
+            "data": write.after,
+            **mapping.columns(entity),
+        }
+        if change_id is not None:
+            values["change_id"] = change_id
+        if write.op in ("create", "append"):
+            conn.execute(insert(table), [values])
+        else:
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == entity.id, table.c.version == write.version - 1)
+                .values(**values)
+            )
+            self._check_rowcount(result.rowcount, write)
+        if mapping.children:
+            for child, rows in mapping.children(entity).items():
+                if write.op != "create":
+                    conn.execute(delete(child).where(child.c.customer_id == entity.id))
+                if rows:
+                    conn.execute(insert(child), rows)
+
+    def _check_rowcount(self, rowcount: int, write: _Write) -> None:
+        if rowcount == 1:
+            return
+        table = write.mapping.table
+        actual = self.connection.execute(
+            select(table.c.version).where(table.c.id == write.entity.id)
+        ).scalar_one_or_none()
+        raise ConcurrencyConflict(write.entity.kind, write.entity.id, write.version - 1, actual)
+
+    def _version_row(self, write: _Write, change_id: int, at: datetime) -> dict[str, Any]:
+        scope = write.entity.scope()
+        return {
+            "change_id": change_id,
+            "entity_type": write.entity.kind,
+            "entity_id": write.entity.id,
+            "version": write.version,
+            "op": write.op,
+            "valid_from": at,
+            "valid_to": None,
+            "snapshot": write.after,
+            "diff": write.diff,
+            "customer_id": scope.customer_id,
+            "account_id": scope.account_id,
+            "contract_id": scope.contract_id,
+            "subscriber_id": scope.subscriber_id,
+        }
+
+    def _close_previous_versions(self, writes: list[_Write], at: datetime) -> None:
+        previous = [w for w in writes if w.version > 1]
+        if not previous:
+            return
+        v = t.entity_version.c
+        for w in previous:
+            self.connection.execute(
+                update(t.entity_version)
+                .where(
+                    v.entity_type == w.entity.kind,
+                    v.entity_id == w.entity.id,
+                    v.version == w.version - 1,
+                )
+                .values(valid_to=at)
+            )
