@@ -16,7 +16,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     On SQLite: foreign keys on, WAL, a busy timeout, and write transactions that start with
     ``BEGIN IMMEDIATE`` so that two writers queue instead of failing on a lock upgrade. Read-only
-    work passes ``execution_options(sqlite_begin="DEFERRED")``."""
+    work passes ``execution_options(sqlite_begin="DEFERRED")``; a unit of work reads with
+    ``"NONE"`` (no transaction, no lock) and opens its write transaction only at commit."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -45,6 +46,8 @@ def _sqlite_behaviour(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "NONE":
+            return  # autocommit reads: each statement sees the latest committed state
         connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 

@@ -110,8 +110,12 @@ class UnitOfWork:
     # ------------------------------------------------------------------ context
 
     def __enter__(self) -> UnitOfWork:
-        self._conn = self._engine.connect()
-        self._conn.begin()
+        conn = self._engine.connect()
+        if conn.dialect.name == "sqlite":
+            # Read without a transaction, so that an open unit of work blocks no other writer;
+            # the write transaction starts at commit (optimistic version checks keep it right).
+            conn.execution_options(sqlite_begin="NONE")
+        self._conn = conn
         return self
 
     def __exit__(
@@ -262,10 +266,20 @@ class UnitOfWork:
             raise RuntimeError("this unit of work has already committed")
         conn = self.connection
         writes, appended = self._collect()
+        if conn.dialect.name == "sqlite":
+            conn.rollback()  # ends the lock-free read phase; the next statement begins IMMEDIATE
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        head = self._lock_chain()
         self._check_unique_keys(writes)
         self._check_required_attributes(writes)
+        if (
+            conn.execute(
+                select(t.change.c.id).where(t.change.c.request_id == self.actor.request_id)
+            ).first()
+            is not None
+        ):
+            raise DuplicateRequest(self.actor.request_id)
 
-        head = self._lock_chain()
         at = max(self._clock(), head["at"]) if head["at"] else self._clock()
         seq = int(head["seq"]) + 1
         full_summary = dict(summary or {})
@@ -311,6 +325,11 @@ class UnitOfWork:
                     change_id=seq,
                 )
         except IntegrityError as exc:
+            removed = [f"{w.entity.kind} {w.entity.id}" for w in writes if w.op == "delete"]
+            if removed and "foreign key" in str(exc.orig).lower():
+                raise Conflict(
+                    f"cannot remove {', '.join(removed)}: other records still refer to it"
+                ) from None
             raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
         if versions:
             self._close_previous_versions(writes, at)
