@@ -24,10 +24,23 @@ PII_KEYS = frozenset(
         "lines",
     }
 )
+# Items like {"type": "email", "value": …} carry PII in "value" when their type is one of these.
+PII_TYPES = frozenset(
+    {
+        "email",
+        "phone",
+        "mobile",
+        "fax",
+        "tin",
+        "personal_id",
+        "passport",
+        "company_registration",
+    }
+)
 
 
 def mask(value: Any) -> str:
-    """Keep the last two characters of a short text, hide the rest; hide anything else whole."""
+    """Keep the last two characters of a text, hide the rest; hide anything else whole."""
     if value is None:
         return "null"
     text = str(value)
@@ -36,16 +49,35 @@ def mask(value: Any) -> str:
     return "*" * (len(text) - 2) + text[-2:]
 
 
+def is_pii_key(key: str) -> bool:
+    """A plain key or a dotted diff path ('party.family_name', 'contact_media.0.value')."""
+    return any(part in PII_KEYS for part in str(key).split("."))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, Mapping) and set(value) <= {"old", "new"}:
+        return {k: _masked(v) for k, v in value.items()}  # a diff entry: mask both sides
+    if isinstance(value, list | tuple | Mapping):
+        return "***"
+    return mask(value)
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return mask_mapping(value)
+    if isinstance(value, list | tuple):
+        return [_walk(v) for v in value]
+    return value
+
+
 def mask_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``data`` with the values under PII keys masked."""
+    """A deep copy of ``data`` with PII masked: values under PII keys or dotted paths through
+    one, and the ``value`` of typed items such as contact media and identifications."""
+    typed_pii = data.get("type") in PII_TYPES
     result: dict[str, Any] = {}
     for key, value in data.items():
-        if key in PII_KEYS:
-            result[key] = mask(value) if not isinstance(value, list | dict) else "***"
-        elif isinstance(value, Mapping):
-            result[key] = mask_mapping(value)
-        elif isinstance(value, list):
-            result[key] = [mask_mapping(v) if isinstance(v, Mapping) else v for v in value]
+        if is_pii_key(key) or (typed_pii and key == "value"):
+            result[key] = _masked(value)
         else:
-            result[key] = value
+            result[key] = _walk(value)
     return result

@@ -8,7 +8,7 @@ no restart.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
@@ -127,18 +127,22 @@ class AttributeDefinition(Entity):
         if isinstance(raw, bool):  # bool is an int in Python; never take it as a number
             raise TypeError
         if kind is AttributeType.INTEGER:
-            if isinstance(raw, int):
+            if isinstance(raw, str) and re.fullmatch(r"[+-]?[0-9]{1,18}", raw.strip()):
+                raw = int(raw)
+            if isinstance(raw, int) and abs(raw) < 10**18:  # fits any 64-bit column or client
                 return raw
-            if isinstance(raw, str) and re.fullmatch(r"[+-]?\d{1,18}", raw.strip()):
-                return int(raw)
             raise ValueError
         if kind is AttributeType.DECIMAL:
             number = Decimal(str(raw).strip())
             if not number.is_finite():
                 raise ValueError
             return str(number)
-        # DATE
-        return date.fromisoformat(str(raw).strip()).isoformat()
+        # DATE: a date, or an ISO calendar date given as text (YYYY-MM-DD), nothing else
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            return raw.isoformat()
+        if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw.strip()):
+            raise ValueError
+        return date.fromisoformat(raw.strip()).isoformat()
 
 
 class AttributeValue(Entity):

@@ -10,8 +10,8 @@ MISSING: Any = None
 def diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Changed fields between two snapshots, as ``{dotted.path: {"old": …, "new": …}}``.
 
-    Nested objects are walked so that a changed city reads ``party.birth_date`` rather than the
-    whole party; lists are compared whole (their items have no stable key)."""
+    Nested objects are walked so that a changed birth date reads ``party.birth_date`` rather
+    than the whole party; lists are compared whole (their items have no stable key)."""
     changes: dict[str, dict[str, Any]] = {}
     stack: list[tuple[str, Any, Any]] = [("", old or {}, new or {})]
     while stack:

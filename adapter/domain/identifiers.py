@@ -11,9 +11,9 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
-_E164 = re.compile(r"\+?[1-9]\d{7,14}")
-_IMSI = re.compile(r"\d{14,15}")
-_ICCID = re.compile(r"89\d{16,20}")
+_E164 = re.compile(r"\+?[1-9][0-9]{7,14}")
+_IMSI = re.compile(r"[0-9]{14,15}")
+_ICCID = re.compile(r"89[0-9]{16,20}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 

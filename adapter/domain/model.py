@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     model_validator,
 )
 
@@ -46,10 +47,24 @@ NonNegative = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 Amount = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
 
 
-class Part(BaseModel):
-    """A value inside an entity (an address, a limit…): validated, no identity of its own."""
+class Validated(BaseModel):
+    """Validates on construction and on every assignment; a refused assignment leaves the
+    object as it was (pydantic would otherwise keep the value a model-level rule refused)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        before = dict(self.__dict__)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+
+class Part(Validated):
+    """A value inside an entity (an address, a limit…): validated, no identity of its own."""
 
 
 class Validity(Part):
@@ -80,9 +95,8 @@ class Scope:
     subscriber_id: str | None = None
 
 
-class Entity(BaseModel):
+class Entity(Validated):
     kind: ClassVar[str]
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
 
     id: Ref = Field(default_factory=new_id)
 
@@ -488,8 +502,12 @@ class FreeUnitBucket(Entity):
     @classmethod
     def _default_remaining(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("remaining") is None and "granted" in data:
-            left = Decimal(str(data["granted"])) - Decimal(str(data.get("used", 0)))
-            data = {**data, "remaining": max(left, Decimal(0))}
+            try:
+                left = Decimal(str(data["granted"])) - Decimal(str(data.get("used", 0)))
+            except (ArithmeticError, ValueError):
+                return data  # the field validators report the bad number by name
+            if left.is_finite():
+                data = {**data, "remaining": max(left, Decimal(0))}
         return data
 
     @model_validator(mode="after")
@@ -565,7 +583,7 @@ class ListingSuppression(Entity, Validity):
             SuppressionScope.GROUP: ("group_name", self.group_name),
         }[self.scope_type]
         if not needs[1]:
-            raise ValueError(f"a {self.scope_type.value} suppression needs {needs[0]}")
+            raise ValueError(f"a suppression of scope {self.scope_type.value} needs {needs[0]}")
         return self
 
     def scope(self) -> Scope:

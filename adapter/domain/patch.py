@@ -1,4 +1,5 @@
-"""JSON merge patch (RFC 7386) over snapshots: objects merge, ``null`` removes, lists replace."""
+"""JSON merge patch (RFC 7386) over snapshots: objects merge, lists replace, and ``null`` sets
+the field to null (a model field cannot be removed, only emptied)."""
 
 from __future__ import annotations
 
