@@ -74,7 +74,9 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
-        raise RuntimeError(f"PostgreSQL at {base.render_as_string()} is unreachable: {exc}") from exc
+        raise RuntimeError(
+            f"PostgreSQL at {base.render_as_string()} is unreachable: {exc}"
+        ) from exc
     url = base.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
@@ -86,8 +88,9 @@ def pg_database() -> Iterator[str]:
 
 
 def reset_postgres(engine: Engine) -> None:
-    names = ", ".join(f'"{table.name}"' for table in t.metadata.sorted_tables
-                      if table is not t.audit_head)
+    names = ", ".join(
+        f'"{table.name}"' for table in t.metadata.sorted_tables if table is not t.audit_head
+    )
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         conn.execute(t.audit_head.update().values(seq=0, hash=t.GENESIS_HASH))
@@ -121,7 +124,11 @@ def actor() -> Callable[..., Actor]:
     """Makes actors with a fresh request id each time."""
 
     def make(user: str = "agent.test", channel: str = "test") -> Actor:
-        return Actor(originating_user=user, principal="pytest", channel=channel,
-                     request_id=f"req-{next(_counter)}-{uuid.uuid4().hex[:8]}")
+        return Actor(
+            originating_user=user,
+            principal="pytest",
+            channel=channel,
+            request_id=f"req-{next(_counter)}-{uuid.uuid4().hex[:8]}",
+        )
 
     return make

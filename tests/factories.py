@@ -29,25 +29,39 @@ def customer(**over: Any) -> Customer:
     n = next(_seq)
     data: dict[str, Any] = {
         "customer_number": f"C{n:06d}",
-        "party": Individual(given_name="Ana", family_name=f"Müller{n}",
-                            birth_date=date(1980, 1, 1 + n % 28)),
+        "party": Individual(
+            given_name="Ana", family_name=f"Müller{n}", birth_date=date(1980, 1, 1 + n % 28)
+        ),
         "identifications": [Identification(type="tin", value=f"DE{n:09d}")],
         "contact_media": [ContactMedium(type="email", value=f"ana{n}@example.com")],
-        "addresses": [Address(role="residence", lines=[f"Hauptstraße {n}"], postcode="10115",
-                              city="Berlin", country="DE")],
+        "addresses": [
+            Address(
+                role="residence",
+                lines=[f"Hauptstraße {n}"],
+                postcode="10115",
+                city="Berlin",
+                country="DE",
+            )
+        ],
     }
     data.update(over)
     return Customer(**data)
 
 
 def account(c: Customer, **over: Any) -> Account:
-    return Account(**{"customer_id": c.id, "number": f"A{next(_seq):06d}", "name": "Main",
-                      **over})
+    return Account(**{"customer_id": c.id, "number": f"A{next(_seq):06d}", "name": "Main", **over})
 
 
 def contract(a: Account, **over: Any) -> Contract:
-    return Contract(**{"customer_id": a.customer_id, "account_id": a.id,
-                       "number": f"CO{next(_seq):06d}", "rate_plan": "RP_S", **over})
+    return Contract(
+        **{
+            "customer_id": a.customer_id,
+            "account_id": a.id,
+            "number": f"CO{next(_seq):06d}",
+            "rate_plan": "RP_S",
+            **over,
+        }
+    )
 
 
 def iccid(n: int) -> str:
@@ -57,13 +71,28 @@ def iccid(n: int) -> str:
 
 def subscriber(k: Contract, **over: Any) -> Subscriber:
     n = next(_seq)
-    return Subscriber(**{"customer_id": k.customer_id, "account_id": k.account_id,
-                         "contract_id": k.id, "msisdn": f"+49170{n:07d}",
-                         "imsi": f"26201{n:010d}", "iccid": iccid(n), **over})
+    return Subscriber(
+        **{
+            "customer_id": k.customer_id,
+            "account_id": k.account_id,
+            "contract_id": k.id,
+            "msisdn": f"+49170{n:07d}",
+            "imsi": f"26201{n:010d}",
+            "iccid": iccid(n),
+            **over,
+        }
+    )
 
 
 def service(s: Subscriber, **over: Any) -> ServiceAssignment:
-    return ServiceAssignment(**{
-        "customer_id": s.customer_id, "account_id": s.account_id, "contract_id": s.contract_id,
-        "subscriber_id": s.id, "service_code": "DATA",
-        "limits": [ServiceLimit(name="data_cap", value=Decimal(10), unit="GB")], **over})
+    return ServiceAssignment(
+        **{
+            "customer_id": s.customer_id,
+            "account_id": s.account_id,
+            "contract_id": s.contract_id,
+            "subscriber_id": s.id,
+            "service_code": "DATA",
+            "limits": [ServiceLimit(name="data_cap", value=Decimal(10), unit="GB")],
+            **over,
+        }
+    )

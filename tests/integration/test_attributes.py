@@ -28,8 +28,9 @@ def define(engine: Engine, actor: MakeActor, **data: object) -> None:
         uow.commit("attributes.define")
 
 
-def set_value(engine: Engine, actor: MakeActor, kind: str, entity_id: str, name: str,
-              raw: object) -> None:
+def set_value(
+    engine: Engine, actor: MakeActor, kind: str, entity_id: str, name: str, raw: object
+) -> None:
     with UnitOfWork(engine, actor()) as uow:
         svc.set_attribute(uow, kind, entity_id, name, raw)
         uow.commit("attributes.set")
@@ -41,7 +42,9 @@ def value_of(engine: Engine, kind: str, entity_id: str, name: str) -> object:
     return found[0].value if found else None
 
 
-def test_defined_attribute_can_be_set_and_read(engine: Engine, actor: MakeActor, tree: Tree) -> None:
+def test_defined_attribute_can_be_set_and_read(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
     define(engine, actor, name="credit_score", type="integer")
     set_value(engine, actor, "customer", tree.customer.id, "credit_score", "712")
     assert value_of(engine, "customer", tree.customer.id, "credit_score") == 712
@@ -110,17 +113,14 @@ def test_retired_attribute_refuses_new_values_and_reinstated_accepts(
     assert value_of(engine, "customer", tree.customer.id, "legacy_flag") is False
 
 
-def test_retired_definitions_are_listed_only_on_request(
-    engine: Engine, actor: MakeActor
-) -> None:
+def test_retired_definitions_are_listed_only_on_request(engine: Engine, actor: MakeActor) -> None:
     define(engine, actor, name="old_one", type="string")
     with UnitOfWork(engine, actor()) as uow:
         svc.retire_attribute(uow, "old_one")
         uow.commit("attributes.retire")
     with read_connection(engine) as conn:
         assert attribute_definitions(conn) == []
-        assert [d["name"] for d in attribute_definitions(conn, include_retired=True)] == [
-            "old_one"]
+        assert [d["name"] for d in attribute_definitions(conn, include_retired=True)] == ["old_one"]
 
 
 def test_duplicate_definition_is_refused(engine: Engine, actor: MakeActor) -> None:
@@ -136,18 +136,21 @@ def test_values_are_versioned_in_the_subscriber_timeline(
     set_value(engine, actor, "subscriber", tree.subscriber.id, "device", "A")
     set_value(engine, actor, "subscriber", tree.subscriber.id, "device", "B")
     with read_connection(engine) as conn:
-        entries = [e for e in history.timeline(conn, "subscriber", tree.subscriber.id)
-                   if e.entity_type == "attribute_value"]
+        entries = [
+            e
+            for e in history.timeline(conn, "subscriber", tree.subscriber.id)
+            if e.entity_type == "attribute_value"
+        ]
     assert [e.version for e in entries] == [1, 2]
     assert entries[1].diff == {"value": {"old": "A", "new": "B"}}
 
 
-def test_required_attribute_must_come_with_a_new_entity(
-    engine: Engine, actor: MakeActor
-) -> None:
+def test_required_attribute_must_come_with_a_new_entity(engine: Engine, actor: MakeActor) -> None:
     define(engine, actor, name="segment_code", type="string", required=True)
-    with pytest.raises(ValidationFailed, match="needs the required attribute segment_code"), \
-            UnitOfWork(engine, actor()) as uow:
+    with (
+        pytest.raises(ValidationFailed, match="needs the required attribute segment_code"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
         uow.add(f.customer())
         uow.commit("customer.create")
     with UnitOfWork(engine, actor()) as uow:

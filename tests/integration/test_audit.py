@@ -39,11 +39,17 @@ def history(engine: Engine, actor: MakeActor, tree: Tree) -> Tree:
             uow.commit("customer.update")
     with UnitOfWork(engine, actor("billing")) as uow:
         for minute in range(2):
-            uow.add(UsageRecord(
-                customer_id=tree.customer.id, account_id=tree.account.id,
-                contract_id=tree.contract.id, subscriber_id=tree.subscriber.id,
-                start_time=NOW.replace(minute=minute), type="sms",
-                charge=Money(amount=Decimal("0.09"), currency="EUR")))
+            uow.add(
+                UsageRecord(
+                    customer_id=tree.customer.id,
+                    account_id=tree.account.id,
+                    contract_id=tree.contract.id,
+                    subscriber_id=tree.subscriber.id,
+                    start_time=NOW.replace(minute=minute),
+                    type="sms",
+                    charge=Money(amount=Decimal("0.09"), currency="EUR"),
+                )
+            )
         uow.commit("usage.record")
     return tree
 
@@ -74,11 +80,13 @@ def test_edited_change_row_is_detected(engine: Engine, history: Tree) -> None:
 
 def test_edited_version_snapshot_is_detected(engine: Engine, history: Tree) -> None:
     with engine.begin() as conn:
-        row = conn.execute(t.entity_version.select().where(t.entity_version.c.version == 2)
-                           ).first()
+        row = conn.execute(t.entity_version.select().where(t.entity_version.c.version == 2)).first()
         assert row is not None
-        conn.execute(t.entity_version.update().where(t.entity_version.c.id == row.id)
-                     .values(snapshot={**row.snapshot, "segment": "forged"}))
+        conn.execute(
+            t.entity_version.update()
+            .where(t.entity_version.c.id == row.id)
+            .values(snapshot={**row.snapshot, "segment": "forged"})
+        )
     assert any(f"change {row.change_id}: content" in p for p in problems(engine))
 
 
@@ -89,16 +97,18 @@ def test_deleted_version_row_is_detected(engine: Engine, history: Tree) -> None:
 
 
 def test_deleted_change_in_the_middle_is_detected(engine: Engine, history: Tree) -> None:
-    tamper(engine, "DELETE FROM entity_version WHERE change_id = 2",
-           "DELETE FROM change WHERE id = 2")
+    tamper(
+        engine, "DELETE FROM entity_version WHERE change_id = 2", "DELETE FROM change WHERE id = 2"
+    )
     found = problems(engine)
     assert any("change 2: missing" in p for p in found)
     assert any("change 3: prev_hash" in p for p in found)
 
 
 def test_deleted_last_change_is_detected_by_the_head(engine: Engine, history: Tree) -> None:
-    tamper(engine, "DELETE FROM usage_record WHERE change_id = 4",
-           "DELETE FROM change WHERE id = 4")
+    tamper(
+        engine, "DELETE FROM usage_record WHERE change_id = 4", "DELETE FROM change WHERE id = 4"
+    )
     assert any("audit head says change 4" in p for p in problems(engine))
 
 
@@ -108,9 +118,12 @@ def test_rewound_head_is_detected_against_a_head_kept_outside(
     with read_connection(engine) as conn:
         kept = read_head(conn)
         prior = conn.execute(text("SELECT hash FROM change WHERE id = 3")).scalar_one()
-    tamper(engine, "DELETE FROM usage_record WHERE change_id = 4",
-           "DELETE FROM change WHERE id = 4",
-           f"UPDATE audit_head SET seq = 3, hash = '{prior}'")
+    tamper(
+        engine,
+        "DELETE FROM usage_record WHERE change_id = 4",
+        "DELETE FROM change WHERE id = 4",
+        f"UPDATE audit_head SET seq = 3, hash = '{prior}'",
+    )
     assert problems(engine) == []  # an attacker who rewinds the head too hides from the chain…
     with read_connection(engine) as conn:
         report = verify(conn, expect_head=kept)
@@ -122,8 +135,9 @@ def test_edited_usage_line_is_detected(engine: Engine, history: Tree) -> None:
         row = conn.execute(t.usage_record.select()).first()
         assert row is not None
         forged = {**row.data, "charge": {"amount": "0", "currency": "EUR"}}
-        conn.execute(t.usage_record.update().where(t.usage_record.c.id == row.id)
-                     .values(data=forged))
+        conn.execute(
+            t.usage_record.update().where(t.usage_record.c.id == row.id).values(data=forged)
+        )
     assert any("usage lines were edited" in p for p in problems(engine))
 
 
@@ -136,8 +150,10 @@ def test_edited_current_row_is_detected(engine: Engine, history: Tree) -> None:
 
 
 def test_altered_valid_to_is_detected(engine: Engine, history: Tree) -> None:
-    tamper(engine, "UPDATE entity_version SET valid_to = NULL WHERE version = 1 "
-                   "AND entity_type = 'customer'")
+    tamper(
+        engine,
+        "UPDATE entity_version SET valid_to = NULL WHERE version = 1 AND entity_type = 'customer'",
+    )
     assert any("valid_to was altered" in p for p in problems(engine))
 
 

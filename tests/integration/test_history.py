@@ -49,21 +49,39 @@ def touch_subscriber_world(engine: Engine, actor: MakeActor, tree: Tree) -> None
     attributes, and one to the other subscriber on the same contract."""
     with UnitOfWork(engine, actor("agent.a")) as uow:
         uow.get(Contract, tree.contract.id).change_status(
-            ContractStatus.ACTIVE, datetime(2026, 1, 2, tzinfo=UTC))
+            ContractStatus.ACTIVE, datetime(2026, 1, 2, tzinfo=UTC)
+        )
         uow.commit("contract.activate")
     with UnitOfWork(engine, actor("agent.b")) as uow:
         svc = uow.get(ServiceAssignment, tree.service.id)
         svc.limits = [ServiceLimit(name="data_cap", value=Decimal(50), unit="GB")]
         uow.commit("service.change")
     with UnitOfWork(engine, actor("agent.c")) as uow:
-        uow.add(DiscountAssignment(customer_id=tree.customer.id, account_id=tree.account.id,
-                                   contract_id=tree.contract.id, subscriber_id=tree.subscriber.id,
-                                   code="D1", level=AssignmentLevel.SUBSCRIBER, value=Decimal(5)))
-        uow.add(ListingSuppression(scope_type=SuppressionScope.SUBSCRIBER,
-                                   customer_id=tree.customer.id, account_id=tree.account.id,
-                                   subscriber_id=tree.subscriber.id, reason="VIP"))
-        uow.add(AttributeDefinition(name="device", label="Device", type="string",
-                                    entity_kind="subscriber"))
+        uow.add(
+            DiscountAssignment(
+                customer_id=tree.customer.id,
+                account_id=tree.account.id,
+                contract_id=tree.contract.id,
+                subscriber_id=tree.subscriber.id,
+                code="D1",
+                level=AssignmentLevel.SUBSCRIBER,
+                value=Decimal(5),
+            )
+        )
+        uow.add(
+            ListingSuppression(
+                scope_type=SuppressionScope.SUBSCRIBER,
+                customer_id=tree.customer.id,
+                account_id=tree.account.id,
+                subscriber_id=tree.subscriber.id,
+                reason="VIP",
+            )
+        )
+        uow.add(
+            AttributeDefinition(
+                name="device", label="Device", type="string", entity_kind="subscriber"
+            )
+        )
         uow.commit("products.assign")
     with UnitOfWork(engine, actor("agent.d")) as uow:
         set_attribute(uow, "subscriber", tree.subscriber.id, "device", "Pixel 9")
@@ -80,10 +98,14 @@ def test_subscriber_timeline_covers_its_contract_services_discounts_suppressions
     with read_connection(engine) as conn:
         entries = history.timeline(conn, "subscriber", tree.subscriber.id)
     kinds = {(e.entity_type, e.operation) for e in entries}
-    assert {("contract", "contract.activate"), ("service_assignment", "service.change"),
-            ("discount_assignment", "products.assign"),
-            ("listing_suppression", "products.assign"),
-            ("attribute_value", "attributes.set"), ("subscriber", "setup")} <= kinds
+    assert {
+        ("contract", "contract.activate"),
+        ("service_assignment", "service.change"),
+        ("discount_assignment", "products.assign"),
+        ("listing_suppression", "products.assign"),
+        ("attribute_value", "attributes.set"),
+        ("subscriber", "setup"),
+    } <= kinds
 
 
 def test_subscriber_timeline_leaves_out_the_other_subscriber(
@@ -106,7 +128,11 @@ def test_timeline_entry_says_who_when_which_request_and_what(
     with read_connection(engine) as conn:
         last = history.timeline(conn, "customer", tree.customer.id)[-1]
     assert (last.originating_user, last.principal, last.channel, last.request_id) == (
-        "agent.z", "pytest", "care", who.request_id)
+        "agent.z",
+        "pytest",
+        "care",
+        who.request_id,
+    )
     assert last.diff == {"segment": {"old": "residential", "new": "vip"}}
     assert last.at.tzinfo is not None
 
@@ -117,8 +143,12 @@ def test_customer_timeline_includes_everything_below_it(
     touch_subscriber_world(engine, actor, tree)
     with read_connection(engine) as conn:
         entries = history.timeline(conn, "customer", tree.customer.id)
-    assert {e.entity_id for e in entries} >= {tree.customer.id, tree.account.id,
-                                              tree.other_subscriber.id, tree.service.id}
+    assert {e.entity_id for e in entries} >= {
+        tree.customer.id,
+        tree.account.id,
+        tree.other_subscriber.id,
+        tree.service.id,
+    }
 
 
 def test_account_timeline_is_ordered_by_change(

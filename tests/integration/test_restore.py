@@ -62,14 +62,20 @@ def test_restore_one_field_keeps_the_others(engine: Engine, actor: MakeActor, tr
 def test_restore_does_not_rewrite_history(engine: Engine, actor: MakeActor, tree: Tree) -> None:
     rename(engine, actor, tree.customer.id, "Schmidt", "business")
     with engine.connect() as conn:
-        before = conn.execute(select(t.entity_version.c.snapshot)
-                              .order_by(t.entity_version.c.id)).scalars().all()
+        before = (
+            conn.execute(select(t.entity_version.c.snapshot).order_by(t.entity_version.c.id))
+            .scalars()
+            .all()
+        )
     with UnitOfWork(engine, actor()) as uow:
         restore(uow, "customer", tree.customer.id, 1)
         uow.commit("restore")
     with engine.connect() as conn:
-        after = conn.execute(select(t.entity_version.c.snapshot)
-                             .order_by(t.entity_version.c.id)).scalars().all()
+        after = (
+            conn.execute(select(t.entity_version.c.snapshot).order_by(t.entity_version.c.id))
+            .scalars()
+            .all()
+        )
     assert after[: len(before)] == before and len(after) == len(before) + 1
 
 
@@ -88,8 +94,10 @@ def test_restore_of_a_missing_version_names_it_and_writes_nothing(
 def test_restore_of_an_unknown_field_is_refused(
     engine: Engine, actor: MakeActor, tree: Tree
 ) -> None:
-    with pytest.raises(ValidationFailed, match="no field 'party.shoe_size'"), \
-            UnitOfWork(engine, actor()) as uow:
+    with (
+        pytest.raises(ValidationFailed, match=r"no field 'party\.shoe_size'"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
         restore(uow, "customer", tree.customer.id, 1, field="party.shoe_size")
 
 
@@ -113,8 +121,10 @@ def test_restore_brings_back_a_deleted_entity(engine: Engine, actor: MakeActor) 
 def test_removing_a_customer_that_still_has_accounts_is_refused(
     engine: Engine, actor: MakeActor, tree: Tree
 ) -> None:
-    with pytest.raises(Conflict, match="other records still refer to it"), \
-            UnitOfWork(engine, actor()) as uow:
+    with (
+        pytest.raises(Conflict, match="other records still refer to it"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
         uow.remove(uow.get(Customer, tree.customer.id))
         uow.commit("customer.delete")
 
@@ -130,7 +140,9 @@ def test_restore_that_breaks_a_unique_key_is_refused(
     with UnitOfWork(engine, actor()) as uow:
         uow.add(f.customer(customer_number=tree.customer.customer_number))
         uow.commit("customer.create")
-    with pytest.raises(ValidationFailed, match="customer_number"), \
-            UnitOfWork(engine, actor()) as uow:
+    with (
+        pytest.raises(ValidationFailed, match="customer_number"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
         restore(uow, "customer", tree.customer.id, 1)
         uow.commit("restore")

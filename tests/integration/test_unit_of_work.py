@@ -48,10 +48,16 @@ def test_create_writes_one_change_and_one_version_per_entity(
         row = conn.execute(select(t.change)).one()
         versions = conn.execute(select(t.entity_version).order_by(t.entity_version.c.id)).all()
     assert (row.originating_user, row.principal, row.channel, row.request_id) == (
-        "agent.ana", "pytest", "test", who.request_id)
+        "agent.ana",
+        "pytest",
+        "test",
+        who.request_id,
+    )
     assert row.operation == "customer.create" and change.id == row.id == 1
     assert [(v.entity_type, v.version, v.op) for v in versions] == [
-        ("customer", 1, "create"), ("account", 1, "create")]
+        ("customer", 1, "create"),
+        ("account", 1, "create"),
+    ]
     assert versions[1].customer_id == c.id and versions[1].account_id == a.id
 
 
@@ -85,8 +91,10 @@ def test_previous_version_is_closed_at_the_new_versions_start(
         uow.commit("customer.update")
     with engine.connect() as conn:
         v1, v2 = conn.execute(
-            select(t.entity_version.c.valid_from, t.entity_version.c.valid_to)
-            .order_by(t.entity_version.c.version)).all()
+            select(t.entity_version.c.valid_from, t.entity_version.c.valid_to).order_by(
+                t.entity_version.c.version
+            )
+        ).all()
     assert v1.valid_to == v2.valid_from and v2.valid_to is None
 
 
@@ -159,8 +167,9 @@ def test_stale_version_is_refused(engine: Engine, actor: MakeActor) -> None:
             fast.get(Customer, c.id).segment = "business"
             fast.commit("customer.update")
         mine.segment = "corporate"
-        with pytest.raises(ConcurrencyConflict, match="expected at version 1 but it is at "
-                                                      "version 2"):
+        with pytest.raises(
+            ConcurrencyConflict, match="expected at version 1 but it is at version 2"
+        ):
             slow.commit("customer.update")
     with engine.connect() as conn:
         assert conn.execute(select(t.customer.c.segment)).scalar_one() == "business"
@@ -241,10 +250,18 @@ def test_usage_records_are_appended_without_versions(engine: Engine, actor: Make
         uow.commit("setup")
     with UnitOfWork(engine, actor("billing")) as uow:
         for minute in range(3):
-            uow.add(UsageRecord(
-                customer_id=c.id, account_id=a.id, contract_id=k.id, subscriber_id=s.id,
-                start_time=NOW.replace(minute=minute), type=UsageType.VOICE,
-                duration_seconds=60, charge=Money(amount=Decimal("0.10"), currency="EUR")))
+            uow.add(
+                UsageRecord(
+                    customer_id=c.id,
+                    account_id=a.id,
+                    contract_id=k.id,
+                    subscriber_id=s.id,
+                    start_time=NOW.replace(minute=minute),
+                    type=UsageType.VOICE,
+                    duration_seconds=60,
+                    charge=Money(amount=Decimal("0.10"), currency="EUR"),
+                )
+            )
         change = uow.commit("usage.record")
     with engine.connect() as conn:
         summary = conn.execute(select(t.change.c.summary).where(t.change.c.id == change.id))
@@ -261,8 +278,9 @@ def test_customer_search_keys_follow_the_customer(engine: Engine, actor: MakeAct
         uow.commit("customer.create")
     with UnitOfWork(engine, actor()) as uow:
         loaded = uow.get(Customer, c.id)
-        loaded.contact_media = [loaded.contact_media[0].model_copy(
-            update={"value": "new@example.com"})]
+        loaded.contact_media = [
+            loaded.contact_media[0].model_copy(update={"value": "new@example.com"})
+        ]
         uow.commit("customer.update")
     with engine.connect() as conn:
         keys = conn.execute(select(t.customer_contact.c.value_key)).scalars().all()
