@@ -502,11 +502,15 @@ def audit_verify(expect_head: str | None, as_json: bool) -> None:
 
 
 @audit_group.command("head")
-def audit_head() -> None:
+@click.option("--json", "as_json", is_flag=True)
+def audit_head(as_json: bool) -> None:
     """Print SEQ:HASH of the chain's head, to keep outside the database."""
     with _errors(), read_connection(_container().engine) as conn:
         seq, digest = audit.read_head(conn)
-    click.echo(f"{seq}:{digest}")
+    if as_json:
+        _dump({"seq": seq, "hash": digest})
+    else:
+        click.echo(f"{seq}:{digest}")
 
 
 # --------------------------------------------------------------------------------- demo

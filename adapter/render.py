@@ -9,15 +9,32 @@ from typing import Any
 from adapter.queries.history import TimelineEntry
 
 
-def _short(value: Any, width: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _compact(value: Any) -> Any:
+    """Drop empty fields so that an item of a list reads as what it says."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v not in (None, [], {}, False)}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def _short(value: Any, width: int = 90) -> str:
+    text = value if isinstance(value, str) else json.dumps(_compact(value), ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def render_diff(changes: dict[str, dict[str, Any]], indent: str = "") -> str:
-    return "\n".join(
-        f"{indent}{path}: {_short(c['old'])} → {_short(c['new'])}" for path, c in changes.items()
-    )
+    """One line per changed field; for lists, the items removed (-) and added (+)."""
+    lines = []
+    for path, change in changes.items():
+        old, new = change["old"], change["new"]
+        if isinstance(old, list) and isinstance(new, list):
+            lines.append(f"{indent}{path}:")
+            lines.extend(f"{indent}  - {_short(item)}" for item in old if item not in new)
+            lines.extend(f"{indent}  + {_short(item)}" for item in new if item not in old)
+        else:
+            lines.append(f"{indent}{path}: {_short(old)} → {_short(new)}")
+    return "\n".join(lines)
 
 
 def render_timeline(entries: Iterable[TimelineEntry]) -> str:
@@ -74,14 +91,7 @@ def render_customer(view: dict[str, Any]) -> str:
     for key, values in view.get("attributes", {}).items():
         for name, value in values.items():
             out.append(f"  attribute {name} = {value}  ({key})")
-    accounts = view.get("accounts", [])
-    by_id = {a["id"]: a for a in accounts}
-    for account in accounts:
-        depth, parent = 0, account["parent_id"]
-        while parent in by_id and depth < 100:
-            depth, parent = depth + 1, by_id[parent]["parent_id"]
-        pays = "pays" if account["payment_responsible"] else "paid by parent"
-        out.append(f"  {'  ' * depth}account {account['number']} {account['name']} ({pays})")
+    out.extend(_account_tree(view.get("accounts", [])))
     for contract in view.get("contracts", []):
         out.append(
             f"  contract {contract['number']} rate plan {contract['rate_plan']} "
@@ -120,3 +130,20 @@ def render_customer(view: dict[str, Any]) -> str:
         target = s.get("subscriber_id") or s.get("account_id") or s.get("group_name")
         out.append(f"  listing suppressed for {s['scope_type']} {target}: {s['reason']}")
     return "\n".join(out)
+
+
+def _account_tree(accounts: list[dict[str, Any]]) -> list[str]:
+    """The customer's accounts drawn depth-first from their roots (no recursion: any depth)."""
+    ids = {a["id"] for a in accounts}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for account in sorted(accounts, key=lambda a: a["number"]):
+        parent = account["parent_id"] if account["parent_id"] in ids else None
+        children.setdefault(parent, []).append(account)
+    lines: list[str] = []
+    stack = [(a, 0) for a in reversed(children.get(None, []))]
+    while stack:
+        account, depth = stack.pop()
+        pays = "pays" if account["payment_responsible"] else "paid by parent"
+        lines.append(f"  {'  ' * depth}account {account['number']} {account['name']} ({pays})")
+        stack.extend((child, depth + 1) for child in reversed(children.get(account["id"], [])))
+    return lines

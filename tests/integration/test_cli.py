@@ -221,3 +221,10 @@ def test_demo_console_script_prints_customer_and_history(tmp_path: Path) -> None
     assert "History of subscriber +4917012340001" in done.stdout
     assert "Audit: intact" in done.stdout
     assert (tmp_path / "var" / "crm.sqlite3").exists()
+
+
+def test_audit_head_printed_can_be_checked_later(cli: CliRunner) -> None:
+    create(cli)
+    head = run(cli, "audit", "head").output.strip()
+    assert json.loads(run(cli, "audit", "head", "--json").output)["seq"] == 1
+    assert run(cli, "audit", "verify", "--expect-head", head).exit_code == 0
