@@ -242,16 +242,21 @@ def customer_show(ref: str, as_of: str | None, as_json: bool) -> None:
 
 @main.command("history")
 @click.argument("subject")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--limit", type=click.IntRange(1), help="At most this many entries (default all).")
+@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many entries.")
+@click.option("--newest-first", is_flag=True, help="Newest change first.")
 @click.option("--json", "as_json", is_flag=True)
-def history_cmd(subject: str, limit: int, offset: int, as_json: bool) -> None:
+def history_cmd(
+    subject: str, limit: int | None, offset: int, newest_first: bool, as_json: bool
+) -> None:
     """Timeline of SUBJECT: customer:REF, account:REF, contract:REF or subscriber:REF (REF is an
     id, a number, or for a subscriber its MSISDN)."""
     kind, ref = _subject(subject)
     with _errors(), read_connection(_container().engine) as conn:
         entity_id = resolve(conn, kind, ref)
-        entries = history_q.timeline(conn, kind, entity_id, limit=limit, offset=offset)
+        entries = history_q.timeline(
+            conn, kind, entity_id, limit=limit, offset=offset, newest_first=newest_first
+        )
     if as_json:
         _dump([e.as_dict() for e in entries])
         return

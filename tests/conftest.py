@@ -93,7 +93,7 @@ def reset_postgres(engine: Engine) -> None:
     )
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        conn.execute(t.audit_head.update().values(seq=0, hash=t.GENESIS_HASH))
+        conn.execute(t.audit_head.update().values(seq=0, hash=t.GENESIS_HASH, at=None))
         # Tamper tests disable the append-only guard; every test starts with it on.
         conn.execute(text("ALTER TABLE change ENABLE TRIGGER change_append_only"))
 

@@ -157,6 +157,7 @@ def verify(conn: Connection, expect_head: tuple[int, str] | None = None) -> Veri
     pending_usage = next(usage, None)
     expected_id = 1
     prev_hash = t.GENESIS_HASH
+    last_at = None
     for row in conn.execution_options(yield_per=2000).execute(
         select(t.change).order_by(t.change.c.id)
     ):
@@ -195,18 +196,23 @@ def verify(conn: Connection, expect_head: tuple[int, str] | None = None) -> Veri
                 "(the change or one of its version rows was edited)"
             )
         prev_hash = ch["hash"]
+        last_at = ch["at"]
         expected_id = ch["id"] + 1
     if pending_versions is not None:
         report.problem(f"version rows point at change {pending_versions[0]}, past the log's end")
     if pending_usage is not None:
         report.problem(f"usage lines point at change {pending_usage[0]}, past the log's end")
 
-    head = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.hash)).one_or_none()
+    head = conn.execute(
+        select(t.audit_head.c.seq, t.audit_head.c.hash, t.audit_head.c.at)
+    ).one_or_none()
     last_seq = expected_id - 1
     if head is None:
         report.problem("the audit head row is missing")
     else:
         report.head_seq, report.head_hash = int(head.seq), str(head.hash)
+        if head.seq == last_seq and head.at != last_at:
+            report.problem("audit head's instant differs from the last change's")
         if head.seq != last_seq or head.hash != prev_hash:
             report.problem(
                 f"audit head says change {head.seq} but the log ends at {last_seq} "

@@ -3,8 +3,8 @@ the search-key rows it owns, and the unique keys checked before a write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
@@ -49,6 +49,13 @@ class EntityMapping:
     children: Callable[[Any], dict[Table, list[dict[str, Any]]]] | None = None
     unique: tuple[UniqueKey, ...] = ()
     versioned: bool = True
+    # Which snapshot fields each child table is derived from: an update that touches none of
+    # them leaves that table alone.
+    child_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def children_touched(self, changed_paths: Iterable[str]) -> set[str]:
+        fields = {path.split(".")[0] for path in changed_paths}
+        return {name for name, sources in self.child_sources.items() if fields & set(sources)}
 
 
 def _customer_columns(c: Customer) -> dict[str, Any]:
@@ -224,6 +231,11 @@ MAPPINGS: dict[str, EntityMapping] = {
             _customer_columns,
             _customer_children,
             unique=(UniqueKey("customer_number", "customer number"),),
+            child_sources={
+                t.customer_identification.name: ("identifications",),
+                t.customer_contact.name: ("contact_media", "contact_persons"),
+                t.customer_address.name: ("addresses",),
+            },
         ),
         EntityMapping(
             Account,

@@ -308,6 +308,7 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime),  # the last change's instant: the next one is never earlier
     CheckConstraint("id = 1", name="single_row"),
 )
 

@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.domain import Actor, Entity
 from adapter.domain.actor import require_actor
-from adapter.domain.attributes import AttributeDefinition, AttributeValue
+from adapter.domain.attributes import AttributeDefinition, AttributeTarget, AttributeValue
 from adapter.domain.errors import (
     ConcurrencyConflict,
     Conflict,
@@ -36,11 +37,66 @@ from adapter.domain.history import diff
 from adapter.domain.validation import parse
 from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
-from adapter.store.entities import MAPPINGS, EntityMapping, mapping_for
+from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
 
 E = TypeVar("E", bound=Entity)
 Key = tuple[str, str]
 log = structlog.get_logger(__name__)
+
+
+def _touches(write: _Write, unique: UniqueKey) -> bool:
+    watched = {unique.column} | ({unique.live_filter[0]} if unique.live_filter else set())
+    return any(path.split(".")[0] in watched for path in write.diff)
+
+
+# Statements are built once per table and executed with parameters, so that SQLAlchemy's
+# compiled cache serves every commit (building them per call costs more than the round trip).
+
+
+@cache
+def _row_by_id(table: Table) -> Any:
+    return select(table.c.version, table.c.data).where(table.c.id == bindparam("b_id"))
+
+
+@cache
+def _update_row(table: Table) -> Any:
+    return update(table).where(
+        table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")
+    )
+
+
+@cache
+def _delete_row(table: Table) -> Any:
+    return delete(table).where(
+        table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")
+    )
+
+
+@cache
+def _delete_children(child: Table) -> Any:
+    return delete(child).where(child.c.customer_id == bindparam("b_id"))
+
+
+_REQUEST_SEEN = select(t.change.c.id).where(t.change.c.request_id == bindparam("b_request"))
+
+
+@cache
+def _lock_head(dialect: str) -> Any:
+    h = t.audit_head.c
+    query = select(h.seq, h.hash, h.at).where(h.id == 1)
+    return query.with_for_update() if dialect == "postgresql" else query
+
+
+_MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1)
+_CLOSE_VERSION = (
+    update(t.entity_version)
+    .where(
+        t.entity_version.c.entity_type == bindparam("b_type"),
+        t.entity_version.c.entity_id == bindparam("b_id"),
+        t.entity_version.c.version == bindparam("b_version"),
+    )
+    .values(valid_to=bindparam("b_valid_to"))
+)
 
 
 def utcnow() -> datetime:
@@ -105,7 +161,6 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._tracked: dict[Key, _Tracked] = {}
         self._committed: CommittedChange | None = None
-        self._definitions: dict[str, AttributeDefinition] | None = None
 
     # ------------------------------------------------------------------ context
 
@@ -158,9 +213,7 @@ class UnitOfWork:
         if tracked is not None:
             return None if tracked.removed else tracked.entity  # type: ignore[return-value]
         table = mapping_for(model.kind).table
-        row = self.connection.execute(
-            select(table.c.version, table.c.data).where(table.c.id == entity_id)
-        ).one_or_none()
+        row = self.connection.execute(_row_by_id(table), {"b_id": entity_id}).one_or_none()
         if row is None:
             return None
         return self._track(model, row.data, row.version)
@@ -201,14 +254,6 @@ class UnitOfWork:
         if actual != expected:
             raise ConcurrencyConflict(entity.kind, entity.id, expected, actual)
 
-    def attribute_definition(self, name: str) -> AttributeDefinition | None:
-        return self._load_definitions().get(name)
-
-    def _load_definitions(self) -> dict[str, AttributeDefinition]:
-        if self._definitions is None:
-            self._definitions = {d.name: d for d in self.find_by(AttributeDefinition)}
-        return self._definitions
-
     # ------------------------------------------------------------------ registering
 
     def add(self, entity: Entity) -> None:
@@ -231,8 +276,6 @@ class UnitOfWork:
                 )
             ).scalar_one_or_none()
             self._tracked[key] = _Tracked(entity, int(last or 0), None, stored=False)
-        if isinstance(entity, AttributeDefinition) and self._definitions is not None:
-            self._definitions[entity.name] = entity
 
     def add_all(self, entities: Iterable[Entity]) -> None:
         for entity in entities:
@@ -272,14 +315,6 @@ class UnitOfWork:
         head = self._lock_chain()
         self._check_unique_keys(writes)
         self._check_required_attributes(writes)
-        if (
-            conn.execute(
-                select(t.change.c.id).where(t.change.c.request_id == self.actor.request_id)
-            ).first()
-            is not None
-        ):
-            raise DuplicateRequest(self.actor.request_id)
-
         at = max(self._clock(), head["at"]) if head["at"] else self._clock()
         seq = int(head["seq"]) + 1
         full_summary = dict(summary or {})
@@ -304,17 +339,12 @@ class UnitOfWork:
             "prev_hash": head["hash"],
         }
         change["hash"] = change_hash(change, versions)
-        try:
-            conn.execute(insert(t.change), [change])
-        except IntegrityError:
-            if (
-                conn.execute(
-                    select(t.change.c.id).where(t.change.c.request_id == self.actor.request_id)
-                ).first()
-                is not None
-            ):
-                raise DuplicateRequest(self.actor.request_id) from None
-            raise
+        # The request id is the idempotency key. Checked under the chain lock, so no other
+        # change can slip in between; the unique index stays as the last guard. (An INSERT … ON
+        # CONFLICT would save the round trip but SQLAlchemy cannot cache its compiled form.)
+        if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
+            raise DuplicateRequest(self.actor.request_id)
+        conn.execute(insert(t.change), [change])
         try:
             for write in writes:
                 self._write_row(write, at)
@@ -334,9 +364,7 @@ class UnitOfWork:
         if versions:
             self._close_previous_versions(writes, at)
             conn.execute(insert(t.entity_version), versions)
-        conn.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=change["hash"])
-        )
+        conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
         conn.commit()
         self._committed = CommittedChange(
             id=seq,
@@ -372,44 +400,35 @@ class UnitOfWork:
                 elif entity.snapshot() != tracked.snapshot:
                     raise Conflict(f"{entity.kind} {entity.id} is immutable once recorded")
                 continue
-            # Re-validate: assignment validation does not see in-place edits of lists.
-            after = parse(type(entity), entity.snapshot(), prefix="").snapshot()
+            version = tracked.version + 1
             if tracked.removed:
                 assert tracked.snapshot is not None
+                before = tracked.snapshot
                 writes.append(
-                    _Write(
-                        mapping,
-                        entity,
-                        "delete",
-                        tracked.version + 1,
-                        tracked.snapshot,
-                        tracked.snapshot,
-                        diff(tracked.snapshot, None),
-                    )
+                    _Write(mapping, entity, "delete", version, before, before, diff(before, None))
                 )
-            elif not tracked.stored:
-                writes.append(
-                    _Write(
-                        mapping,
-                        entity,
-                        "create",
-                        tracked.version + 1,
-                        None,
-                        after,
-                        diff(None, after),
-                    )
-                )
-            elif after != tracked.snapshot:
+                continue
+            after = entity.snapshot()
+            if tracked.stored and after == tracked.snapshot:
+                continue
+            # Re-validate the whole entity: assignment validation does not see in-place edits
+            # of lists, nor rules that span fields changed one at a time.
+            parse(type(entity), after)
+            if tracked.stored:
                 writes.append(
                     _Write(
                         mapping,
                         entity,
                         "update",
-                        tracked.version + 1,
+                        version,
                         tracked.snapshot,
                         after,
                         diff(tracked.snapshot, after),
                     )
+                )
+            else:
+                writes.append(
+                    _Write(mapping, entity, "create", version, None, after, diff(None, after))
                 )
         return writes, appended
 
@@ -424,6 +443,8 @@ class UnitOfWork:
             for unique in write.mapping.unique:
                 if unique.live is not None and not unique.live(write.entity):
                     continue
+                if write.op == "update" and not _touches(write, unique):
+                    continue  # the stored row already held this value, checked when written
                 value = columns[unique.column]
                 mine = (write.entity.kind, unique.column, value)
                 if claimed.setdefault(mine, write.entity.id) != write.entity.id:
@@ -459,8 +480,20 @@ class UnitOfWork:
     def _check_required_attributes(self, writes: list[_Write]) -> None:
         """A new customer, account, contract or subscriber must come with every required
         attribute of its kind; a required value cannot be cleared or removed."""
-        definitions = self._load_definitions()
-        required = [d for d in definitions.values() if d.required and d.active]
+        targets = {kind.value for kind in AttributeTarget}
+        if not any(
+            (w.op == "create" and w.entity.kind in targets) or isinstance(w.entity, AttributeValue)
+            for w in writes
+        ):
+            return
+        added_here = [
+            tr.entity
+            for tr in self._tracked.values()
+            if isinstance(tr.entity, AttributeDefinition) and not tr.stored
+        ]
+        stored = self.find_by(AttributeDefinition, required=True, status="active")
+        definitions = {d.name: d for d in [*stored, *added_here] if d.required and d.active}
+        required = list(definitions.values())
         if not required:
             return
         values = {
@@ -501,17 +534,10 @@ class UnitOfWork:
         """Serialise chain appends. On SQLite the write transaction (BEGIN IMMEDIATE) already
         holds the database's write lock; on PostgreSQL the head row is locked."""
         conn = self.connection
-        query = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        head = conn.execute(query).one_or_none()
+        head = conn.execute(_lock_head(conn.dialect.name)).one_or_none()
         if head is None:
             raise DomainError("the store has no audit head; run `crm-adapter db upgrade`")
-        last_at = None
-        if head.seq:
-            last_at = conn.execute(
-                select(t.change.c.at).where(t.change.c.id == head.seq)
-            ).scalar_one_or_none()
+        last_at = head.at
         return {"seq": head.seq, "hash": head.hash, "at": last_at}
 
     def _write_row(self, write: _Write, at: datetime, change_id: int | None = None) -> None:
@@ -522,9 +548,9 @@ class UnitOfWork:
         if write.op == "delete":
             if mapping.children:
                 for child in mapping.children(entity):
-                    conn.execute(delete(child).where(child.c.customer_id == entity.id))
+                    conn.execute(_delete_children(child), {"b_id": entity.id})
             result = conn.execute(
-                delete(table).where(table.c.id == entity.id, table.c.version == write.version - 1)
+                _delete_row(table), {"b_id": entity.id, "b_version": write.version - 1}
             )
             self._check_rowcount(result.rowcount, write)
             return
@@ -541,15 +567,16 @@ class UnitOfWork:
             conn.execute(insert(table), [values])
         else:
             result = conn.execute(
-                update(table)
-                .where(table.c.id == entity.id, table.c.version == write.version - 1)
-                .values(**values)
+                _update_row(table), {**values, "b_id": entity.id, "b_version": write.version - 1}
             )
             self._check_rowcount(result.rowcount, write)
         if mapping.children:
+            touched = mapping.children_touched(write.diff)
             for child, rows in mapping.children(entity).items():
                 if write.op != "create":
-                    conn.execute(delete(child).where(child.c.customer_id == entity.id))
+                    if child.name not in touched:
+                        continue
+                    conn.execute(_delete_children(child), {"b_id": entity.id})
                 if rows:
                     conn.execute(insert(child), rows)
 
@@ -581,17 +608,15 @@ class UnitOfWork:
         }
 
     def _close_previous_versions(self, writes: list[_Write], at: datetime) -> None:
-        previous = [w for w in writes if w.version > 1]
-        if not previous:
-            return
-        v = t.entity_version.c
-        for w in previous:
-            self.connection.execute(
-                update(t.entity_version)
-                .where(
-                    v.entity_type == w.entity.kind,
-                    v.entity_id == w.entity.id,
-                    v.version == w.version - 1,
-                )
-                .values(valid_to=at)
-            )
+        previous = [
+            {
+                "b_type": w.entity.kind,
+                "b_id": w.entity.id,
+                "b_version": w.version - 1,
+                "b_valid_to": at,
+            }
+            for w in writes
+            if w.version > 1
+        ]
+        if previous:
+            self.connection.execute(_CLOSE_VERSION, previous)

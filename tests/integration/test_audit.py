@@ -117,17 +117,29 @@ def test_rewound_head_is_detected_against_a_head_kept_outside(
 ) -> None:
     with read_connection(engine) as conn:
         kept = read_head(conn)
-        prior = conn.execute(text("SELECT hash FROM change WHERE id = 3")).scalar_one()
-    tamper(
-        engine,
-        "DELETE FROM usage_record WHERE change_id = 4",
-        "DELETE FROM change WHERE id = 4",
-        f"UPDATE audit_head SET seq = 3, hash = '{prior}'",
-    )
+    with engine.begin() as conn:
+        prior = conn.execute(t.change.select().where(t.change.c.id == 3)).one()
+        drop_append_only_guard(conn)
+        conn.execute(text("DELETE FROM usage_record WHERE change_id = 4"))
+        conn.execute(text("DELETE FROM change WHERE id = 4"))
+        conn.execute(t.audit_head.update().values(seq=3, hash=prior.hash, at=prior.at))
     assert problems(engine) == []  # an attacker who rewinds the head too hides from the chain…
     with read_connection(engine) as conn:
         report = verify(conn, expect_head=kept)
-    assert not report.ok and "expected 4" in report.problems[0]  # …but not from a kept head
+    assert not report.ok
+    assert "expected 4" in report.problems[0]  # …but not from a head kept outside
+
+
+def test_head_instant_that_disagrees_with_the_last_change_is_detected(
+    engine: Engine, history: Tree
+) -> None:
+    with engine.begin() as conn:
+        prior = conn.execute(t.change.select().where(t.change.c.id == 3)).one()
+        drop_append_only_guard(conn)
+        conn.execute(text("DELETE FROM usage_record WHERE change_id = 4"))
+        conn.execute(text("DELETE FROM change WHERE id = 4"))
+        conn.execute(t.audit_head.update().values(seq=3, hash=prior.hash))
+    assert any("instant differs" in p for p in problems(engine))
 
 
 def test_edited_usage_line_is_detected(engine: Engine, history: Tree) -> None:

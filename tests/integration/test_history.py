@@ -169,6 +169,16 @@ def test_timeline_pages(engine: Engine, actor: MakeActor, tree: Tree) -> None:
     assert [e.as_dict() for e in page] == [e.as_dict() for e in whole[2:5]]
 
 
+def test_timeline_newest_first_starts_with_the_last_change(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
+    touch_subscriber_world(engine, actor, tree)
+    with read_connection(engine) as conn:
+        oldest_first = history.timeline(conn, "subscriber", tree.subscriber.id)
+        newest_first = history.timeline(conn, "subscriber", tree.subscriber.id, newest_first=True)
+    assert newest_first == oldest_first[::-1]
+
+
 def test_timeline_of_unknown_subject_is_not_found(engine: Engine) -> None:
     with read_connection(engine) as conn, pytest.raises(NotFound):
         history.timeline(conn, "subscriber", "nope")
