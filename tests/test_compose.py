@@ -1,0 +1,182 @@
+"""docker-compose.yml and the Dockerfile describe a stack that can actually run.
+
+These tests read the files only; they need neither Docker nor the services."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from adapter.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+
+EXPECTED_SERVICES = {"postgres", "redis", "migrate", "demo"}
+# Backing services and the port each one listens on in its official image.
+BACKING_SERVICES = {"postgres": 5432, "redis": 6379}
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    services: dict[str, dict[str, Any]] = document["services"]
+    return services
+
+
+SERVICES = _services()
+ADAPTER_SERVICES = sorted(name for name in SERVICES if name not in BACKING_SERVICES)
+
+
+def _words(command: str | list[str]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+
+
+def _container_ports(service: dict[str, Any]) -> set[int]:
+    """Container ports a service publishes, from short ("5432:5432", "127.0.0.1:5432:5432")
+    or long ({"target": 5432, "published": 5432}) syntax."""
+    found: set[int] = set()
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            if entry.get("published") is not None:
+                found.add(int(entry["target"]))
+            continue
+        parts = str(entry).split("/")[0].split(":")
+        if len(parts) >= 2:
+            found.add(int(parts[-1]))
+    return found
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    raw = service.get("depends_on", {})
+    if isinstance(raw, list):
+        return {name: {} for name in raw}
+    return {name: (spec or {}) for name, spec in raw.items()}
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    raw = service.get("environment", {})
+    if isinstance(raw, list):
+        return dict(str(item).partition("=")[::2] for item in raw)
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _resolve(words: list[str]) -> click.Command | None:
+    """The click command that ``crm-adapter WORDS…`` runs, or None if there is none.
+
+    Walks ``main.commands`` and each group's ``.commands`` by the words; flags given to a group
+    (``-v``) are skipped; the walk ends at the first command that is not a group, whose own
+    arguments follow."""
+    current: click.Command = main
+    for word in words:
+        if not isinstance(current, click.Group):
+            break
+        if word.startswith("-"):
+            continue
+        child = current.commands.get(word)
+        if child is None:
+            return None
+        current = child
+    return None if isinstance(current, click.Group) else current
+
+
+def test_expected_services_exist() -> None:
+    """The stack has PostgreSQL, Redis, the schema migration and the demo."""
+    assert set(SERVICES) >= EXPECTED_SERVICES
+
+
+@pytest.mark.parametrize("name", sorted(BACKING_SERVICES))
+def test_backing_service_uses_an_image(name: str) -> None:
+    """PostgreSQL and Redis run from their official images, not from a build."""
+    service = SERVICES[name]
+    assert str(service.get("image", "")).startswith(f"{name}:")
+    assert "build" not in service
+
+
+@pytest.mark.parametrize(("name", "port"), sorted(BACKING_SERVICES.items()))
+def test_backing_service_publishes_its_standard_port(name: str, port: int) -> None:
+    """PostgreSQL is reachable on 5432 and Redis on 6379 from the host."""
+    assert port in _container_ports(SERVICES[name])
+
+
+@pytest.mark.parametrize("name", sorted(BACKING_SERVICES))
+def test_backing_service_has_a_healthcheck(name: str) -> None:
+    """Backing services say when they are ready, so dependants can wait for them."""
+    assert SERVICES[name].get("healthcheck", {}).get("test")
+
+
+@pytest.mark.parametrize("name", ADAPTER_SERVICES)
+def test_adapter_service_is_built_from_the_project(name: str) -> None:
+    """A service that runs the adapter uses the image built from this repository."""
+    assert SERVICES[name].get("build")
+
+
+@pytest.mark.parametrize("name", ADAPTER_SERVICES)
+def test_adapter_service_runs_crm_adapter(name: str) -> None:
+    """A service that runs the adapter starts the ``crm-adapter`` command."""
+    command = SERVICES[name].get("command")
+    assert command, f"{name} has no command"
+    assert _words(command)[0] == "crm-adapter"
+
+
+@pytest.mark.parametrize("name", ADAPTER_SERVICES)
+def test_adapter_service_command_exists_in_the_cli(name: str) -> None:
+    """Each adapter command names a real command of the ``crm-adapter`` click group."""
+    words = _words(SERVICES[name]["command"])
+    assert _resolve(words[1:]) is not None, f"{name}: {' '.join(words)} is not a CLI command"
+
+
+def test_resolve_rejects_a_command_the_cli_lacks() -> None:
+    """The command walk used above does not accept any words it is given."""
+    assert _resolve(["serve"]) is None
+    assert _resolve(["db"]) is None  # a group alone runs nothing
+    assert _resolve(["db", "upgrade"]) is not None
+
+
+@pytest.mark.parametrize("name", ADAPTER_SERVICES)
+def test_adapter_service_uses_the_compose_postgres(name: str) -> None:
+    """Adapter services point CRM_DATABASE_URL at the postgres service, not at SQLite."""
+    url = make_url(_environment(SERVICES[name])["CRM_DATABASE_URL"])
+    assert url.get_backend_name() == "postgresql"
+    assert url.host in SERVICES
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_depends_on_names_existing_services(name: str) -> None:
+    """depends_on refers only to services defined in the same file."""
+    assert set(_depends_on(SERVICES[name])) <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_waiting_for_health_needs_a_healthcheck(name: str) -> None:
+    """A service that waits for another to be healthy waits for one that has a healthcheck."""
+    for other, spec in _depends_on(SERVICES[name]).items():
+        if spec.get("condition") == "service_healthy":
+            assert SERVICES[other].get("healthcheck"), f"{name} waits on {other}'s health"
+
+
+def test_demo_waits_for_the_migration_to_succeed() -> None:
+    """The demo starts only after the schema migration has exited successfully."""
+    spec = _depends_on(SERVICES["demo"]).get("migrate", {})
+    assert spec.get("condition") == "service_completed_successfully"
+
+
+def test_dockerfile_installs_the_project() -> None:
+    """The image copies the repository and pip-installs it, which provides ``crm-adapter``."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^COPY\s+\.\s", text, re.MULTILINE)
+    assert re.search(r"^RUN\s+pip install\b[^\n]*\s\.(\s|$)", text, re.MULTILINE)
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    """The container's processes do not run as root."""
+    users = re.findall(r"^USER\s+(\S+)", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
+    assert users
+    assert users[-1] not in {"root", "0"}
