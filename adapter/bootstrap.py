@@ -20,7 +20,8 @@ class Container:
         if self._engine is None:
             if self.settings.database_url.startswith("sqlite"):
                 self.settings.ensure_data_dir()
-            self._engine = make_engine(self.settings.database_url, echo=self.settings.sql_echo)
+            # SQL echo goes through logging (configured by the caller), not a handler of its own.
+            self._engine = make_engine(self.settings.database_url)
         return self._engine
 
     def close(self) -> None:

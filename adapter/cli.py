@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,17 +19,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import pydantic
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from adapter.bootstrap import Container
-from adapter.domain import Actor
+from adapter.domain import ENTITY_KINDS, Actor
 from adapter.domain.errors import DomainError, ValidationFailed
 from adapter.logs import configure_logging
 from adapter.queries import history as history_q
 from adapter.queries.customers import attribute_definitions, customer_view, resolve
+from adapter.queries.history import SUBJECTS
 from adapter.service import attributes as attribute_svc
 from adapter.service.customers import create_customer
 from adapter.service.restore import restore as restore_entity
+from adapter.settings import get_settings
 from adapter.store import audit
 from adapter.store.database import current_revision, upgrade
 from adapter.store.reading import read_connection
@@ -84,6 +89,17 @@ def actor_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _entity_id(conn: Connection, kind: str, ref: str) -> str:
+    """The id of KIND:REF: customers, accounts, contracts and subscribers may be named by
+    number (or MSISDN); other kinds by id."""
+    if kind in SUBJECTS:
+        return resolve(conn, kind, ref)
+    if kind not in ENTITY_KINDS:
+        known = ", ".join(sorted(ENTITY_KINDS))
+        raise ValidationFailed.one("entity", "known", f"unknown kind {kind!r}; known: {known}")
+    return ref
+
+
 def _subject(value: str) -> tuple[str, str]:
     kind, sep, ref = value.partition(":")
     if not sep or not ref:
@@ -110,14 +126,22 @@ def _instant(value: str | None) -> datetime | None:
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Telco CRM integration adapter."""
-    container = Container()
+    try:
+        settings = get_settings()
+    except pydantic.ValidationError as exc:
+        for item in exc.errors(include_url=False):
+            name = "CRM_" + "_".join(str(p) for p in item["loc"]).upper()
+            click.echo(f"error: {name}: {item['msg']}", err=True)
+        sys.exit(EXIT_INPUT)
+    container = Container(settings)
     ctx.obj = container
     ctx.call_on_close(container.close)
-    settings = container.settings
     configure_logging(
         "INFO" if verbose else "WARNING" if settings.log_level == "INFO" else settings.log_level,
         settings.log_format,
     )
+    if settings.sql_echo:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
 
 
 # ----------------------------------------------------------------------------------- db
@@ -149,7 +173,8 @@ def customer() -> None:
     "--file",
     "file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON document of the customer (see docs/mapping.md).",
+    help="JSON document of the customer (fields in docs/data-model.md), optionally with "
+    '"attributes": {"name": value}.',
 )
 @click.option("--number", help="Customer number.")
 @click.option("--given-name")
@@ -158,6 +183,13 @@ def customer() -> None:
 @click.option("--birth-date", help="YYYY-MM-DD.")
 @click.option("--email")
 @click.option("--segment", default="residential", show_default=True)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A custom attribute value (repeat); required attributes must be given here.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @actor_options
 def customer_create(
@@ -169,11 +201,18 @@ def customer_create(
     birth_date: str | None,
     email: str | None,
     segment: str,
+    attributes: tuple[str, ...],
     as_json: bool,
     user: str | None,
     request_id: str | None,
 ) -> None:
     """Create a customer from a JSON file or from options."""
+    values: dict[str, str] = {}
+    for item in attributes:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE", param_hint="--attribute")
+        values[name.strip()] = value
     if file is not None:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
@@ -200,6 +239,9 @@ def customer_create(
             "party": party,
             "contact_media": [{"type": "email", "value": email}] if email else [],
         }
+    if values:
+        given = data.get("attributes") or {}
+        data["attributes"] = {**(given if isinstance(given, dict) else {}), **values}
     with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
         created = create_customer(uow, data)
         change = uow.commit("customer.create")
@@ -272,9 +314,18 @@ def versions_cmd(entity: str, as_json: bool) -> None:
     """The versions of ENTITY (KIND:ID)."""
     kind, ref = _subject(entity)
     with _errors(), read_connection(_container().engine) as conn:
-        found = history_q.versions(conn, kind, ref)
+        found = history_q.versions(conn, kind, _entity_id(conn, kind, ref))
     if as_json:
-        _dump([v.__dict__ for v in found])
+        _dump(
+            [
+                {
+                    **v.__dict__,
+                    "valid_from": v.valid_from.isoformat(),
+                    "valid_to": v.valid_to.isoformat() if v.valid_to else None,
+                }
+                for v in found
+            ]
+        )
         return
     for v in found:
         click.echo(
@@ -293,7 +344,7 @@ def diff_cmd(entity: str, old: int, new: int, as_json: bool) -> None:
     """What changed in ENTITY (KIND:ID) between versions OLD and NEW."""
     kind, ref = _subject(entity)
     with _errors(), read_connection(_container().engine) as conn:
-        changes = history_q.diff_versions(conn, kind, ref, old, new)
+        changes = history_q.diff_versions(conn, kind, _entity_id(conn, kind, ref), old, new)
     if as_json:
         _dump(changes)
         return
@@ -311,10 +362,11 @@ def show_cmd(entity: str, as_of: str | None, version: int | None) -> None:
     kind, ref = _subject(entity)
     at = _instant(as_of)
     with _errors(), read_connection(_container().engine) as conn:
+        entity_id = _entity_id(conn, kind, ref)
         if version is not None:
-            _dump(history_q.version_snapshot(conn, kind, ref, version))
+            _dump(history_q.version_snapshot(conn, kind, entity_id, version))
             return
-        snapshot = history_q.as_of(conn, kind, ref, at or datetime.now().astimezone())
+        snapshot = history_q.as_of(conn, kind, entity_id, at or datetime.now().astimezone())
     if snapshot is None:
         _fail(f"{kind} {ref} did not exist at that instant", EXIT_STATE)
     _dump(snapshot)
@@ -331,20 +383,21 @@ def restore_cmd(
     """Restore ENTITY (KIND:ID), or one field of it, to an old version, as a new change."""
     kind, ref = _subject(entity)
     with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
-        restore_entity(uow, kind, ref, version, field)
+        entity_id = _entity_id(uow.connection, kind, ref)
+        restore_entity(uow, kind, entity_id, version, field)
         change = uow.commit(
-            "restore", {"kind": kind, "id": ref, "version": version, "field": field}
+            "restore", {"kind": kind, "id": entity_id, "version": version, "field": field}
         )
     if change.outcome == "unchanged":
         click.echo(
-            f"{kind} {ref} already has version {version}'s values; change {change.id} "
+            f"{kind} {entity_id} already has version {version}'s values; change {change.id} "
             "records the request"
         )
     else:
-        new_version = next(v for k, i, v, _ in change.versions if (k, i) == (kind, ref))
+        new_version = next(v for k, i, v, _ in change.versions if (k, i) == (kind, entity_id))
         what = f"field {field}" if field else "all fields"
         click.echo(
-            f"restored {what} of {kind} {ref} from version {version} as version "
+            f"restored {what} of {kind} {entity_id} from version {version} as version "
             f"{new_version} (change {change.id})"
         )
 

@@ -16,7 +16,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="", description="SQLAlchemy URL; empty means a SQLite file in data_dir"
     )
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    )
     log_format: str = Field(default="console", pattern=r"^(console|json)$")
     sql_echo: bool = False
 

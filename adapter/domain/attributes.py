@@ -161,3 +161,6 @@ class AttributeValue(Entity):
 
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
+
+    def owner(self) -> tuple[str, str, str] | None:
+        return (self.entity_kind.value, self.entity_id, "entity_id")

@@ -103,6 +103,11 @@ class Entity(Validated):
     def scope(self) -> Scope:
         return Scope()
 
+    def owner(self) -> tuple[str, str, str] | None:
+        """The entity this one belongs to, as (kind, id, field holding the id); its scope must
+        agree with this one's (a subscriber's account is its contract's account)."""
+        return None
+
     def snapshot(self) -> dict[str, Any]:
         """The entity's full state as JSON-compatible data (decimals and dates as strings)."""
         return self.model_dump(mode="json")
@@ -340,6 +345,9 @@ class Contract(Entity):
     def scope(self) -> Scope:
         return Scope(customer_id=self.customer_id, account_id=self.account_id, contract_id=self.id)
 
+    def owner(self) -> tuple[str, str, str] | None:
+        return ("account", self.account_id, "account_id")
+
     def change_status(self, new: ContractStatus, at: datetime, reason: str | None = None) -> None:
         """Move to ``new`` if a BSCS contract may (on hold → active → suspended ⇄ active,
         any → deactivated; nothing leaves deactivated), recording the dated change."""
@@ -376,6 +384,9 @@ class Subscriber(Entity):
 
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.id)
+
+    def owner(self) -> tuple[str, str, str] | None:
+        return ("contract", self.contract_id, "contract_id")
 
 
 # --------------------------------------------------------------------------- products
@@ -416,6 +427,11 @@ class ServiceAssignment(Entity, Validity):
 
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
+
+    def owner(self) -> tuple[str, str, str] | None:
+        if self.subscriber_id:
+            return ("subscriber", self.subscriber_id, "subscriber_id")
+        return ("contract", self.contract_id, "contract_id")
 
 
 class AssignmentLevel(StrEnum):
@@ -459,6 +475,13 @@ class DiscountAssignment(Entity, Validity):
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
 
+    def owner(self) -> tuple[str, str, str] | None:
+        if self.subscriber_id:
+            return ("subscriber", self.subscriber_id, "subscriber_id")
+        if self.contract_id:
+            return ("contract", self.contract_id, "contract_id")
+        return ("account", self.account_id, "account_id")
+
 
 # --------------------------------------------------------------------------- balances, usage
 
@@ -478,6 +501,9 @@ class Balance(Entity):
 
     def scope(self) -> Scope:
         return Scope(customer_id=self.customer_id, account_id=self.account_id)
+
+    def owner(self) -> tuple[str, str, str] | None:
+        return ("account", self.account_id, "account_id")
 
 
 class FreeUnitBucket(Entity):
@@ -519,6 +545,11 @@ class FreeUnitBucket(Entity):
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
 
+    def owner(self) -> tuple[str, str, str] | None:
+        if self.subscriber_id:
+            return ("subscriber", self.subscriber_id, "subscriber_id")
+        return ("contract", self.contract_id, "contract_id")
+
 
 class UsageType(StrEnum):
     VOICE = "voice"
@@ -554,6 +585,9 @@ class UsageRecord(Entity):
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
 
+    def owner(self) -> tuple[str, str, str] | None:
+        return ("subscriber", self.subscriber_id, "subscriber_id")
+
 
 class SuppressionScope(StrEnum):
     SUBSCRIBER = "subscriber"
@@ -588,6 +622,13 @@ class ListingSuppression(Entity, Validity):
 
     def scope(self) -> Scope:
         return Scope(self.customer_id, self.account_id, self.contract_id, self.subscriber_id)
+
+    def owner(self) -> tuple[str, str, str] | None:
+        if self.scope_type is SuppressionScope.SUBSCRIBER and self.subscriber_id:
+            return ("subscriber", self.subscriber_id, "subscriber_id")
+        if self.scope_type is SuppressionScope.ACCOUNT and self.account_id:
+            return ("account", self.account_id, "account_id")
+        return None
 
 
 # --------------------------------------------------------------------------- attributes are in

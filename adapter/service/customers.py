@@ -8,13 +8,21 @@ from adapter.domain.errors import NotFound, ValidationFailed
 from adapter.domain.model import Customer
 from adapter.domain.patch import merge_patch
 from adapter.domain.validation import parse
+from adapter.service.attributes import set_attribute
 from adapter.store.uow import UnitOfWork
 
 
 def create_customer(uow: UnitOfWork, data: dict[str, Any]) -> Customer:
-    """Validate ``data`` as a customer and register it; the caller commits."""
-    customer = parse(Customer, data)
+    """Validate ``data`` as a customer and register it, with the custom attribute values under
+    its optional ``attributes`` key (``{name: value}``); the caller commits."""
+    fields = dict(data)
+    values = fields.pop("attributes", None) or {}
+    if not isinstance(values, dict):
+        raise ValidationFailed.one("attributes", "type", "attributes must be an object")
+    customer = parse(Customer, fields)
     uow.add(customer)
+    for name, value in values.items():
+        set_attribute(uow, "customer", customer.id, str(name), value)
     return customer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from adapter.domain import ENTITY_KINDS, Entity
 from adapter.domain.attributes import AttributeDefinition, AttributeValue
 from adapter.domain.errors import ValidationFailed
 from adapter.domain.history import get_path, with_path
+from adapter.domain.model import Contract
 from adapter.domain.validation import parse
 from adapter.store import tables as t
 from adapter.store.uow import UnitOfWork
@@ -46,11 +48,26 @@ def restore(
         restored = parse(model, old)
     if isinstance(restored, AttributeValue):
         _check_attribute(uow, restored)
+    if isinstance(restored, Contract) and isinstance(current, Contract):
+        restored = _contract_status_moves_forward(current, restored, version)
     if current is None:
         uow.add(restored)
     else:
         uow.replace(restored)
     return restored
+
+
+def _contract_status_moves_forward(current: Contract, restored: Contract, version: int) -> Contract:
+    """A contract's status history is a record of what happened, not a value to put back: the
+    restored contract keeps the current history, and a different status is reached through a
+    transition a BSCS contract allows, recorded like any other."""
+    wanted = restored.status
+    result = restored.model_copy(
+        update={"status": current.status, "status_history": list(current.status_history)}
+    )
+    if wanted is not current.status:
+        result.change_status(wanted, datetime.now(UTC), f"restored from version {version}")
+    return result
 
 
 def _snapshot_of(uow: UnitOfWork, kind: str, entity_id: str, version: int) -> dict[str, Any]:

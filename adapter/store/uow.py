@@ -34,10 +34,12 @@ from adapter.domain.errors import (
     Violation,
 )
 from adapter.domain.history import diff
+from adapter.domain.model import Account, Scope
 from adapter.domain.validation import parse
 from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
+from adapter.store.integrity import check_acyclic, check_references, needs_reference_check
 
 E = TypeVar("E", bound=Entity)
 Key = tuple[str, str]
@@ -313,8 +315,23 @@ class UnitOfWork:
             conn.rollback()  # ends the lock-free read phase; the next statement begins IMMEDIATE
             conn.execution_options(sqlite_begin="IMMEDIATE")
         head = self._lock_chain()
+        # A replay is acknowledged as such before any rule could refuse it as new data.
+        if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
+            raise DuplicateRequest(self.actor.request_id)
         self._check_unique_keys(writes)
         self._check_required_attributes(writes)
+        check_references(
+            conn,
+            [
+                *(
+                    w.entity
+                    for w in writes
+                    if w.op != "delete" and needs_reference_check(w.op, w.diff)
+                ),
+                *appended,
+            ],
+            self._tracked_scope,
+        )
         at = max(self._clock(), head["at"]) if head["at"] else self._clock()
         seq = int(head["seq"]) + 1
         full_summary = dict(summary or {})
@@ -339,11 +356,9 @@ class UnitOfWork:
             "prev_hash": head["hash"],
         }
         change["hash"] = change_hash(change, versions)
-        # The request id is the idempotency key. Checked under the chain lock, so no other
-        # change can slip in between; the unique index stays as the last guard. (An INSERT … ON
-        # CONFLICT would save the round trip but SQLAlchemy cannot cache its compiled form.)
-        if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
-            raise DuplicateRequest(self.actor.request_id)
+        # The request id was checked under the chain lock above, so no other change can have
+        # taken it since; the unique index stays as the last guard. (An INSERT … ON CONFLICT
+        # would save that round trip, but SQLAlchemy cannot cache its compiled form.)
         conn.execute(insert(t.change), [change])
         try:
             for write in writes:
@@ -361,6 +376,16 @@ class UnitOfWork:
                     f"cannot remove {', '.join(removed)}: other records still refer to it"
                 ) from None
             raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
+        check_acyclic(
+            conn,
+            [
+                w.entity
+                for w in writes
+                if isinstance(w.entity, Account)
+                and w.op != "delete"
+                and (w.op == "create" or "parent_id" in w.diff)
+            ],
+        )
         if versions:
             self._close_previous_versions(writes, at)
             conn.execute(insert(t.entity_version), versions)
@@ -579,6 +604,12 @@ class UnitOfWork:
                     conn.execute(_delete_children(child), {"b_id": entity.id})
                 if rows:
                     conn.execute(insert(child), rows)
+
+    def _tracked_scope(self, kind: str, entity_id: str) -> Scope | None:
+        tracked = self._tracked.get((kind, entity_id))
+        if tracked is None or tracked.removed:
+            return None
+        return tracked.entity.scope()
 
     def _check_rowcount(self, rowcount: int, write: _Write) -> None:
         if rowcount == 1:

@@ -183,3 +183,15 @@ def test_new_customer_after_verification_keeps_the_chain_intact(
         uow.add(f.customer())
         uow.commit("customer.create")
     assert problems(engine) == []
+
+
+def test_edited_lookup_column_is_detected(engine: Engine, history: Tree) -> None:
+    with engine.begin() as conn:
+        conn.execute(t.customer.update().values(customer_number="EVIL-1"))
+    assert any("column customer_number does not match" in p for p in problems(engine))
+
+
+def test_edited_search_key_row_is_detected(engine: Engine, history: Tree) -> None:
+    with engine.begin() as conn:
+        conn.execute(t.customer_contact.update().values(value_key="evil@example.com"))
+    assert any("customer_contact rows do not match" in p for p in problems(engine))

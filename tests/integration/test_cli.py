@@ -228,3 +228,55 @@ def test_audit_head_printed_can_be_checked_later(cli: CliRunner) -> None:
     head = run(cli, "audit", "head").output.strip()
     assert json.loads(run(cli, "audit", "head", "--json").output)["seq"] == 1
     assert run(cli, "audit", "verify", "--expect-head", head).exit_code == 0
+
+
+def test_customer_create_with_a_required_attribute(cli: CliRunner) -> None:
+    run(
+        cli,
+        "attributes",
+        "define",
+        "region_code",
+        "--label",
+        "Region",
+        "--type",
+        "string",
+        "--entity",
+        "customer",
+        "--required",
+    )
+    refused = run(
+        cli, "customer", "create", "--number", "C-9", "--given-name", "A", "--family-name", "B"
+    )
+    assert refused.exit_code == EXIT_INPUT and "region_code" in refused.output
+    made = run(
+        cli,
+        "customer",
+        "create",
+        "--number",
+        "C-9",
+        "--given-name",
+        "A",
+        "--family-name",
+        "B",
+        "--attribute",
+        "region_code=NORTH",
+    )
+    assert made.exit_code == 0, made.output
+    view = json.loads(run(cli, "customer", "show", "C-9", "--json").output)
+    assert list(view["attributes"].values()) == [{"region_code": "NORTH"}]
+
+
+def test_versions_accepts_a_customer_number(cli: CliRunner) -> None:
+    create(cli)
+    listed = json.loads(run(cli, "versions", "customer:C-1", "--json").output)
+    assert [v["version"] for v in listed] == [1]
+    assert listed[0]["valid_from"].endswith("+00:00")
+
+
+def test_bad_setting_is_reported_by_its_variable(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_LOG_FORMAT", "xml")
+    get_settings.cache_clear()
+    result = cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == EXIT_INPUT and "CRM_LOG_FORMAT" in result.output

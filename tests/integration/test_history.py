@@ -73,6 +73,7 @@ def touch_subscriber_world(engine: Engine, actor: MakeActor, tree: Tree) -> None
                 scope_type=SuppressionScope.SUBSCRIBER,
                 customer_id=tree.customer.id,
                 account_id=tree.account.id,
+                contract_id=tree.contract.id,
                 subscriber_id=tree.subscriber.id,
                 reason="VIP",
             )

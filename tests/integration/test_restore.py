@@ -146,3 +146,48 @@ def test_restore_that_breaks_a_unique_key_is_refused(
     ):
         restore(uow, "customer", tree.customer.id, 1)
         uow.commit("restore")
+
+
+def test_restoring_a_deactivated_contract_to_active_is_refused(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
+    from datetime import UTC, datetime
+
+    from adapter.domain.model import Contract, ContractStatus
+
+    with UnitOfWork(engine, actor()) as uow:
+        contract = uow.get(Contract, tree.contract.id)
+        contract.change_status(ContractStatus.ACTIVE, datetime(2026, 1, 1, tzinfo=UTC))
+        uow.commit("contract.activate")
+    with UnitOfWork(engine, actor()) as uow:
+        contract = uow.get(Contract, tree.contract.id)
+        contract.change_status(ContractStatus.DEACTIVATED, datetime(2026, 2, 1, tzinfo=UTC))
+        uow.commit("contract.deactivate")
+    with (
+        pytest.raises(Conflict, match="cannot go from deactivated to active"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
+        restore(uow, "contract", tree.contract.id, 2)
+
+
+def test_restoring_a_contract_status_keeps_and_extends_its_history(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
+    from datetime import UTC, datetime
+
+    from adapter.domain.model import Contract, ContractStatus
+
+    for status in (ContractStatus.ACTIVE, ContractStatus.SUSPENDED):
+        with UnitOfWork(engine, actor()) as uow:
+            uow.get(Contract, tree.contract.id).change_status(
+                status, datetime(2026, 1, 1, tzinfo=UTC)
+            )
+            uow.commit("contract.status")
+    with UnitOfWork(engine, actor()) as uow:
+        restore(uow, "contract", tree.contract.id, 2, field="status")
+        uow.commit("restore")
+    with UnitOfWork(engine, actor()) as uow:
+        contract = uow.get(Contract, tree.contract.id)
+    assert contract.status is ContractStatus.ACTIVE
+    assert [c.status.value for c in contract.status_history] == ["active", "suspended", "active"]
+    assert contract.status_history[-1].reason == "restored from version 2"

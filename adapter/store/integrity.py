@@ -1,0 +1,104 @@
+"""Rules the store keeps across rows: an entity agrees with what it belongs to, and the account
+hierarchy has no cycles. Both run inside the commit, on the rows as this unit of work leaves
+them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, literal, select
+from sqlalchemy.orm import aliased
+
+from adapter.domain import Entity
+from adapter.domain.errors import ValidationFailed, Violation
+from adapter.domain.model import Account, Scope
+from adapter.store import tables as t
+
+# The scope of a row of each kind that others belong to, read from its own columns.
+_SCOPE_COLUMNS: dict[str, tuple[Any, tuple[str | None, ...]]] = {
+    "customer": (t.customer, ("id", None, None, None)),
+    "account": (t.account, ("customer_id", "id", None, None)),
+    "contract": (t.contract, ("customer_id", "account_id", "id", None)),
+    "subscriber": (t.subscriber, ("customer_id", "account_id", "contract_id", "id")),
+}
+_FIELDS = ("customer_id", "account_id", "contract_id", "subscriber_id")
+_REFERENCE_FIELDS = frozenset({*_FIELDS, "entity_id", "entity_kind", "scope_type", "level"})
+
+
+def needs_reference_check(op: str, changed_paths: Iterable[str]) -> bool:
+    return op == "create" or any(p.split(".")[0] in _REFERENCE_FIELDS for p in changed_paths)
+
+
+def check_references(
+    conn: Connection,
+    entities: Iterable[Entity],
+    tracked_scope: Callable[[str, str], Scope | None],
+) -> None:
+    """Each entity's owner exists and its customer, account, contract and subscriber are the
+    owner's. ``tracked_scope`` answers for owners written in the same unit of work."""
+    violations: list[Violation] = []
+    for entity in entities:
+        owner = entity.owner()
+        if owner is None:
+            continue
+        kind, owner_id, field = owner
+        scope = tracked_scope(kind, owner_id)
+        if scope is None:
+            scope = _stored_scope(conn, kind, owner_id)
+        if scope is None:
+            violations.append(Violation(field, "exists", f"there is no {kind} {owner_id!r}"))
+            continue
+        mine = entity.scope()
+        for name in _FIELDS:
+            theirs = getattr(scope, name)
+            if theirs is not None and getattr(mine, name) != theirs:
+                violations.append(
+                    Violation(
+                        name,
+                        "consistent",
+                        f"{entity.kind} {entity.id} says {name} {getattr(mine, name)!r} but its "
+                        f"{kind} {owner_id} has {theirs!r}",
+                    )
+                )
+    if violations:
+        raise ValidationFailed(violations)
+
+
+def _stored_scope(conn: Connection, kind: str, entity_id: str) -> Scope | None:
+    if kind not in _SCOPE_COLUMNS:
+        return None
+    table, columns = _SCOPE_COLUMNS[kind]
+    selected = [table.c[c] if c else literal(None) for c in columns]
+    row = conn.execute(select(*selected).where(table.c.id == entity_id)).first()
+    return None if row is None else Scope(*row)
+
+
+def check_acyclic(conn: Connection, accounts: Iterable[Account]) -> None:
+    """No account may be its own ancestor. Walks up from each new parent with a recursive
+    query (UNION, so that even a damaged tree cannot make it loop) and looks for the account."""
+    violations: list[Violation] = []
+    for account in accounts:
+        if account.parent_id is None:
+            continue
+        up = (
+            select(t.account.c.id, t.account.c.parent_id)
+            .where(t.account.c.id == account.parent_id)
+            .cte("up", recursive=True)
+        )
+        parent = aliased(t.account)
+        up = up.union(
+            select(parent.c.id, parent.c.parent_id).join(up, parent.c.id == up.c.parent_id)
+        )
+        found = conn.execute(select(up.c.id).where(up.c.id == account.id).limit(1)).first()
+        if found is not None:
+            violations.append(
+                Violation(
+                    "parent_id",
+                    "acyclic",
+                    f"account {account.number} cannot go under {account.parent_id}: that "
+                    "account is below it, so the hierarchy would become a cycle",
+                )
+            )
+    if violations:
+        raise ValidationFailed(violations)
