@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from adapter.domain import Actor
-from adapter.domain.identifiers import luhn_check_digit
+from adapter.domain.identifiers import complete_iccid
 from adapter.domain.model import (
     Account,
     Address,
@@ -48,11 +48,6 @@ def _actor(step: str, user: str = "demo.loader") -> Actor:
         channel="cli",
         request_id=f"demo-{step}",
     )
-
-
-def _iccid(serial: int) -> str:
-    partial = f"8949{serial:014d}"
-    return partial + luhn_check_digit(partial)
 
 
 def load_demo(engine: Engine) -> bool:
@@ -142,7 +137,7 @@ def load_demo(engine: Engine) -> bool:
             contract_id=contract.id,
             msisdn=DEMO_MSISDN,
             imsi="262011234500001",
-            iccid=_iccid(1),
+            iccid=complete_iccid("49", 1),
         )
         data = ServiceAssignment(
             customer_id=person.id,

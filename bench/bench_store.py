@@ -48,7 +48,7 @@ from sqlalchemy.engine import make_url
 
 from adapter.domain import Actor
 from adapter.domain.history import diff
-from adapter.domain.identifiers import luhn_check_digit
+from adapter.domain.identifiers import complete_iccid
 from adapter.domain.model import (
     Account,
     Address,
@@ -196,11 +196,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.4999)))
     return ordered[rank - 1]
-
-
-def iccid(n: int) -> str:
-    partial = f"8949{n:014d}"
-    return partial + luhn_check_digit(partial)
 
 
 _requests = iter(range(1, 10**9))
@@ -429,7 +424,7 @@ def build_history(engine: Engine, versions: int) -> History:
             contract_id=k.id,
             msisdn="+491709000001",
             imsi="262019000000001",
-            iccid=iccid(9_000_001),
+            iccid=complete_iccid("49", 9_000_001),
         )
         svc = ServiceAssignment(
             customer_id=c.id,

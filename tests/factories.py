@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from adapter.domain.identifiers import luhn_check_digit
+from adapter.domain.identifiers import complete_iccid
 from adapter.domain.model import (
     Account,
     Address,
@@ -64,11 +64,6 @@ def contract(a: Account, **over: Any) -> Contract:
     )
 
 
-def iccid(n: int) -> str:
-    partial = f"8949{n:014d}"
-    return partial + luhn_check_digit(partial)
-
-
 def subscriber(k: Contract, **over: Any) -> Subscriber:
     n = next(_seq)
     return Subscriber(
@@ -78,7 +73,7 @@ def subscriber(k: Contract, **over: Any) -> Subscriber:
             "contract_id": k.id,
             "msisdn": f"+49170{n:07d}",
             "imsi": f"26201{n:010d}",
-            "iccid": iccid(n),
+            "iccid": complete_iccid("49", n),
             **over,
         }
     )

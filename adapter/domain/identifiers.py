@@ -57,6 +57,13 @@ def luhn_check_digit(partial: str) -> str:
     raise AssertionError("unreachable: one of ten digits always completes a Luhn sum")
 
 
+def complete_iccid(issuer: str, serial: int) -> str:
+    """An ICCID for a SIM: '89', the issuer digits, the serial padded to 18 digits in all, and
+    the Luhn check digit (for demo and test data, and for billing simulators)."""
+    partial = f"89{issuer}{serial:0{16 - len(issuer)}d}"
+    return partial + luhn_check_digit(partial)
+
+
 def iccid(value: str) -> str:
     """ITU-T E.118: '89' + 16 to 20 digits, the last a Luhn check digit."""
     if not _ICCID.fullmatch(value):

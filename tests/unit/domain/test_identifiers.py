@@ -307,3 +307,9 @@ def test_identifier_key_upper_cases_and_drops_separators(raw: str, expected: str
 
 def test_identifier_key_makes_differently_written_numbers_equal() -> None:
     assert identifiers.identifier_key("ab-12.34") == identifiers.identifier_key("AB 12/34")
+
+
+@pytest.mark.parametrize("serial", [0, 1, 42, 10**13])
+def test_complete_iccid_makes_valid_iccids(serial: int) -> None:
+    made = identifiers.complete_iccid("49", serial)
+    assert len(made) == 19 and identifiers.iccid(made) == made
