@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -49,7 +49,14 @@ def restore(
     if isinstance(restored, AttributeValue):
         _check_attribute(uow, restored)
     if isinstance(restored, Contract) and isinstance(current, Contract):
-        restored = _contract_status_moves_forward(current, restored, version)
+        if field is not None and field.split(".")[0] == "status_history":
+            raise ValidationFailed.one(
+                "field",
+                "restorable",
+                "a contract's status history records what happened and cannot be restored; "
+                "restore its status instead",
+            )
+        restored = _contract_status_moves_forward(current, restored, version, uow.now())
     if current is None:
         uow.add(restored)
     else:
@@ -57,7 +64,9 @@ def restore(
     return restored
 
 
-def _contract_status_moves_forward(current: Contract, restored: Contract, version: int) -> Contract:
+def _contract_status_moves_forward(
+    current: Contract, restored: Contract, version: int, at: datetime
+) -> Contract:
     """A contract's status history is a record of what happened, not a value to put back: the
     restored contract keeps the current history, and a different status is reached through a
     transition a BSCS contract allows, recorded like any other."""
@@ -66,7 +75,7 @@ def _contract_status_moves_forward(current: Contract, restored: Contract, versio
         update={"status": current.status, "status_history": list(current.status_history)}
     )
     if wanted is not current.status:
-        result.change_status(wanted, datetime.now(UTC), f"restored from version {version}")
+        result.change_status(wanted, at, f"restored from version {version}")
     return result
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the settings the store relies on.
 
     On SQLite: foreign keys on, WAL, a busy timeout, and write transactions that start with
@@ -23,12 +23,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_behaviour(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+    return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_behaviour(engine: Engine) -> None:

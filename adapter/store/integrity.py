@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, literal, select
+from sqlalchemy import Connection, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from adapter.domain import Entity
@@ -100,5 +100,63 @@ def check_acyclic(conn: Connection, accounts: Iterable[Account]) -> None:
                     "account is below it, so the hierarchy would become a cycle",
                 )
             )
+    if violations:
+        raise ValidationFailed(violations)
+
+
+# Tables whose rows copy the scope of what they belong to. Usage lines are left out: they are
+# immutable records of where the traffic was billed at the time.
+_DEPENDENT_TABLES = (
+    t.account,
+    t.contract,
+    t.subscriber,
+    t.service_assignment,
+    t.discount_assignment,
+    t.balance,
+    t.free_unit_bucket,
+    t.listing_suppression,
+    t.attribute_value,
+)
+
+
+def moved_owners(writes: Iterable[tuple[Entity, str, Iterable[str]]]) -> list[Entity]:
+    """Entities whose own scope changed in an update (a contract moved to another account)."""
+    moved = []
+    for entity, op, changed in writes:
+        fields = {path.split(".")[0] for path in changed}
+        if op == "update" and fields & set(_FIELDS) and entity.kind in _SCOPE_COLUMNS:
+            moved.append(entity)
+    return moved
+
+
+def check_dependents(conn: Connection, owners: Iterable[Entity]) -> None:
+    """After a move, nothing below the moved entity may still name its old place: the caller
+    moves the subscribers, services… with it, in the same unit of work."""
+    violations: list[Violation] = []
+    for owner in owners:
+        key = f"{owner.kind}_id"
+        scope = owner.scope()
+        for table in _DEPENDENT_TABLES:
+            if key not in table.c:
+                continue
+            differs = [
+                table.c[name] != getattr(scope, name)
+                for name in _FIELDS
+                if name != key and name in table.c and getattr(scope, name) is not None
+            ]
+            if not differs:
+                continue
+            stale = conn.execute(
+                select(func.count()).where(table.c[key] == owner.id, or_(*differs))
+            ).scalar_one()
+            if stale:
+                violations.append(
+                    Violation(
+                        key,
+                        "consistent",
+                        f"{stale} {table.name} row(s) of {owner.kind} {owner.id} still name its "
+                        "old customer, account or contract; move them in the same change",
+                    )
+                )
     if violations:
         raise ValidationFailed(violations)

@@ -39,7 +39,13 @@ from adapter.domain.validation import parse
 from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
-from adapter.store.integrity import check_acyclic, check_references, needs_reference_check
+from adapter.store.integrity import (
+    check_acyclic,
+    check_dependents,
+    check_references,
+    moved_owners,
+    needs_reference_check,
+)
 
 E = TypeVar("E", bound=Entity)
 Key = tuple[str, str]
@@ -241,6 +247,10 @@ class UnitOfWork:
         self._tracked[(model.kind, entity.id)] = _Tracked(entity, version, data)
         return entity
 
+    def now(self) -> datetime:
+        """The unit's clock, for instants recorded inside entities (a status change)."""
+        return self._clock()
+
     def version_of(self, entity: Entity) -> int:
         """The stored version the entity was loaded at (0 for one added in this unit)."""
         tracked = self._tracked.get((entity.kind, entity.id))
@@ -359,7 +369,10 @@ class UnitOfWork:
         # The request id was checked under the chain lock above, so no other change can have
         # taken it since; the unique index stays as the last guard. (An INSERT … ON CONFLICT
         # would save that round trip, but SQLAlchemy cannot cache its compiled form.)
-        conn.execute(insert(t.change), [change])
+        try:
+            conn.execute(insert(t.change), [change])
+        except IntegrityError as exc:  # only if something wrote around the chain lock
+            raise DuplicateRequest(self.actor.request_id) from exc
         try:
             for write in writes:
                 self._write_row(write, at)
@@ -376,6 +389,7 @@ class UnitOfWork:
                     f"cannot remove {', '.join(removed)}: other records still refer to it"
                 ) from None
             raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
+        check_dependents(conn, moved_owners((w.entity, w.op, w.diff) for w in writes))
         check_acyclic(
             conn,
             [

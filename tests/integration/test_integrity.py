@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from adapter.domain import Actor
 from adapter.domain.errors import ValidationFailed
-from adapter.domain.model import Account, Subscriber
+from adapter.domain.model import Account, ServiceAssignment, Subscriber
 from adapter.store.uow import DuplicateRequest, UnitOfWork
 from tests import factories as f
 from tests.integration.conftest import Tree
@@ -71,7 +71,11 @@ def test_moving_a_subscriber_to_a_contract_of_another_account_needs_its_account_
         moved = uow.get(Subscriber, tree.subscriber.id)
         moved.contract_id = other_contract.id
         moved.account_id = other_account.id
-        uow.commit("subscriber.move")
+        service = uow.get(ServiceAssignment, tree.service.id)
+        service.contract_id = other_contract.id
+        service.account_id = other_account.id
+        change = uow.commit("subscriber.move")
+    assert len(change.versions) == 2
 
 
 def test_account_cannot_go_under_its_own_descendant(
@@ -127,3 +131,27 @@ def test_replayed_create_is_a_duplicate_request_not_a_duplicate_number(
     with pytest.raises(DuplicateRequest), UnitOfWork(engine, who) as uow:
         uow.add(f.customer(customer_number="R-1"))
         uow.commit("customer.create")
+
+
+def test_moving_a_contract_without_its_subscribers_is_refused(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
+    from adapter.domain.model import Contract
+
+    other = f.account(tree.customer)
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add(other)
+        uow.commit("account.create")
+    with pytest.raises(ValidationFailed) as caught, UnitOfWork(engine, actor()) as uow:
+        uow.get(Contract, tree.contract.id).account_id = other.id
+        uow.commit("contract.move")
+    assert {v.rule for v in caught.value.violations} == {"consistent"}
+    assert "subscriber row(s)" in str(caught.value)
+    with UnitOfWork(engine, actor()) as uow:
+        uow.get(Contract, tree.contract.id).account_id = other.id
+        for sub in uow.find_by(Subscriber, contract_id=tree.contract.id):
+            sub.account_id = other.id
+        for svc in uow.find_by(ServiceAssignment, contract_id=tree.contract.id):
+            svc.account_id = other.id
+        change = uow.commit("contract.move")
+    assert len(change.versions) == 4

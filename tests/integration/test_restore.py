@@ -191,3 +191,13 @@ def test_restoring_a_contract_status_keeps_and_extends_its_history(
     assert contract.status is ContractStatus.ACTIVE
     assert [c.status.value for c in contract.status_history] == ["active", "suspended", "active"]
     assert contract.status_history[-1].reason == "restored from version 2"
+
+
+def test_restoring_a_contracts_status_history_is_refused(
+    engine: Engine, actor: MakeActor, tree: Tree
+) -> None:
+    with (
+        pytest.raises(ValidationFailed, match="cannot be restored; restore its status"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
+        restore(uow, "contract", tree.contract.id, 1, field="status_history")

@@ -114,3 +114,8 @@ def test_get_settings_reads_once_and_caches(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CRM_LOG_LEVEL", "ERROR")
     assert get_settings() is first
     assert first.log_level == "WARNING"
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_LOG_LEVEL", "warning")
+    assert Settings().log_level == "WARNING"
