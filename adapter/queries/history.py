@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, select, union_all
+from sqlalchemy import Connection, Select, Text, cast, select, union_all
 
 from adapter.domain import ENTITY_KINDS
 from adapter.domain.errors import NotFound, ValidationFailed
@@ -19,8 +20,11 @@ SUBJECTS = ("customer", "account", "contract", "subscriber")
 class TimelineEntry(NamedTuple):
     """One entity version in a timeline: who, when, which request, what changed.
 
-    A named tuple, built positionally from result rows: a timeline of a thousand entries is
-    read often, and attribute access on rows would cost more than the query."""
+    A named tuple of plain values, built positionally from result rows, with the diff kept as
+    the JSON text the store holds and decoded on access (:attr:`diff`). A timeline of a
+    thousand entries is read often: decoding every diff up front would cost as much as the
+    query, and thousands of nested dicts per read keep the garbage collector busy, while an
+    API can pass the text through as it is."""
 
     change_id: int
     at: datetime
@@ -33,11 +37,19 @@ class TimelineEntry(NamedTuple):
     entity_id: str
     version: int
     op: str
-    diff: dict[str, Any]
+    diff_json: str
+
+    @property
+    def diff(self) -> dict[str, Any]:
+        """What changed, as ``{dotted.path: {"old": …, "new": …}}``."""
+        decoded: dict[str, Any] = json.loads(self.diff_json)
+        return decoded
 
     def as_dict(self) -> dict[str, Any]:
         data = self._asdict()
+        del data["diff_json"]
         data["at"] = self.at.isoformat()
+        data["diff"] = self.diff
         return data
 
 
@@ -55,7 +67,7 @@ def _timeline_select() -> Select[Any]:
         v.entity_id,
         v.version,
         v.op,
-        v.diff,
+        cast(v.diff, Text).label("diff_json"),
         v.id.label("vid"),
     ).join(t.change, c.id == v.change_id)
 
