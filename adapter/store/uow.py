@@ -316,7 +316,10 @@ class UnitOfWork:
     # ------------------------------------------------------------------ committing
 
     def commit(self, operation: str, summary: Mapping[str, Any] | None = None) -> CommittedChange:
-        """Write everything registered as one audited change and commit the transaction."""
+        """Write everything registered as one audited change and commit the transaction.
+
+        Under the chain lock: refuse a replayed request id, check the rules that span rows,
+        write the change row, the current rows, the version rows and the new chain head."""
         if self._committed is not None:
             raise RuntimeError("this unit of work has already committed")
         conn = self.connection
@@ -328,10 +331,53 @@ class UnitOfWork:
         # A replay is acknowledged as such before any rule could refuse it as new data.
         if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
             raise DuplicateRequest(self.actor.request_id)
+        self._check_before_write(writes, appended)
+        at = max(self._clock(), head["at"]) if head["at"] else self._clock()
+        seq = int(head["seq"]) + 1
+        versions = [self._version_row(w, seq, at) for w in writes]
+        change = self._change_row(seq, at, head["hash"], operation, summary, writes, appended)
+        change["hash"] = change_hash(change, versions)
+        # The request id was checked under the chain lock above, so no other change can have
+        # taken it since; the unique index stays as the last guard. (An INSERT … ON CONFLICT
+        # would save that round trip, but SQLAlchemy cannot cache its compiled form.)
+        try:
+            conn.execute(insert(t.change), [change])
+        except IntegrityError as exc:  # only if something wrote around the chain lock
+            raise DuplicateRequest(self.actor.request_id) from exc
+        self._write_rows(writes, appended, at, seq)
+        self._check_after_write(writes)
+        if versions:
+            self._close_previous_versions(writes, at)
+            conn.execute(insert(t.entity_version), versions)
+        conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
+        conn.commit()
+        self._committed = CommittedChange(
+            id=seq,
+            at=at,
+            hash=change["hash"],
+            operation=operation,
+            request_id=self.actor.request_id,
+            outcome=change["outcome"],
+            versions=tuple((w.entity.kind, w.entity.id, w.version, w.op) for w in writes),
+        )
+        log.info(
+            "change.committed",
+            change_id=seq,
+            operation=operation,
+            outcome=change["outcome"],
+            request_id=self.actor.request_id,
+            user=self.actor.originating_user,
+            channel=self.actor.channel,
+            versions=len(versions),
+            appended=len(appended),
+        )
+        return self._committed
+
+    def _check_before_write(self, writes: list[_Write], appended: list[Entity]) -> None:
         self._check_unique_keys(writes)
         self._check_required_attributes(writes)
         check_references(
-            conn,
+            self.connection,
             [
                 *(
                     w.entity
@@ -342,8 +388,32 @@ class UnitOfWork:
             ],
             self._tracked_scope,
         )
-        at = max(self._clock(), head["at"]) if head["at"] else self._clock()
-        seq = int(head["seq"]) + 1
+
+    def _check_after_write(self, writes: list[_Write]) -> None:
+        """Rules that read the rows as this unit leaves them (its own writes included)."""
+        conn = self.connection
+        check_dependents(conn, moved_owners((w.entity, w.op, w.diff) for w in writes))
+        check_acyclic(
+            conn,
+            [
+                w.entity
+                for w in writes
+                if isinstance(w.entity, Account)
+                and w.op != "delete"
+                and (w.op == "create" or "parent_id" in w.diff)
+            ],
+        )
+
+    def _change_row(
+        self,
+        seq: int,
+        at: datetime,
+        prev_hash: str,
+        operation: str,
+        summary: Mapping[str, Any] | None,
+        writes: list[_Write],
+        appended: list[Entity],
+    ) -> dict[str, Any]:
         full_summary = dict(summary or {})
         if appended:
             counts: dict[str, int] = {}
@@ -351,9 +421,7 @@ class UnitOfWork:
                 counts[entity.kind] = counts.get(entity.kind, 0) + 1
             full_summary["appended"] = counts
             full_summary["usage_digest"] = usage_digest(e.snapshot() for e in appended)
-        versions = [self._version_row(w, seq, at) for w in writes]
-        outcome = "applied" if (writes or appended) else "unchanged"
-        change = {
+        return {
             "id": seq,
             "at": at,
             "originating_user": self.actor.originating_user,
@@ -361,18 +429,14 @@ class UnitOfWork:
             "channel": self.actor.channel,
             "request_id": self.actor.request_id,
             "operation": operation,
-            "outcome": outcome,
+            "outcome": "applied" if (writes or appended) else "unchanged",
             "summary": full_summary,
-            "prev_hash": head["hash"],
+            "prev_hash": prev_hash,
         }
-        change["hash"] = change_hash(change, versions)
-        # The request id was checked under the chain lock above, so no other change can have
-        # taken it since; the unique index stays as the last guard. (An INSERT … ON CONFLICT
-        # would save that round trip, but SQLAlchemy cannot cache its compiled form.)
-        try:
-            conn.execute(insert(t.change), [change])
-        except IntegrityError as exc:  # only if something wrote around the chain lock
-            raise DuplicateRequest(self.actor.request_id) from exc
+
+    def _write_rows(
+        self, writes: list[_Write], appended: list[Entity], at: datetime, seq: int
+    ) -> None:
         try:
             for write in writes:
                 self._write_row(write, at)
@@ -389,43 +453,6 @@ class UnitOfWork:
                     f"cannot remove {', '.join(removed)}: other records still refer to it"
                 ) from None
             raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
-        check_dependents(conn, moved_owners((w.entity, w.op, w.diff) for w in writes))
-        check_acyclic(
-            conn,
-            [
-                w.entity
-                for w in writes
-                if isinstance(w.entity, Account)
-                and w.op != "delete"
-                and (w.op == "create" or "parent_id" in w.diff)
-            ],
-        )
-        if versions:
-            self._close_previous_versions(writes, at)
-            conn.execute(insert(t.entity_version), versions)
-        conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
-        conn.commit()
-        self._committed = CommittedChange(
-            id=seq,
-            at=at,
-            hash=change["hash"],
-            operation=operation,
-            request_id=self.actor.request_id,
-            outcome=outcome,
-            versions=tuple((w.entity.kind, w.entity.id, w.version, w.op) for w in writes),
-        )
-        log.info(
-            "change.committed",
-            change_id=seq,
-            operation=operation,
-            outcome=outcome,
-            request_id=self.actor.request_id,
-            user=self.actor.originating_user,
-            channel=self.actor.channel,
-            versions=len(versions),
-            appended=len(appended),
-        )
-        return self._committed
 
     def _collect(self) -> tuple[list[_Write], list[Entity]]:
         writes: list[_Write] = []
