@@ -74,34 +74,63 @@ def _stored_scope(conn: Connection, kind: str, entity_id: str) -> Scope | None:
     return None if row is None else Scope(*row)
 
 
-def check_acyclic(conn: Connection, accounts: Iterable[Account]) -> None:
-    """No account may be its own ancestor. Walks up from each new parent with a recursive
-    query (UNION, so that even a damaged tree cannot make it loop) and looks for the account."""
+def check_hierarchy(conn: Connection, created: list[Account], moved: list[Account]) -> None:
+    """Every parent exists and no account is its own ancestor.
+
+    New accounts are checked in memory: before this unit the tree had no cycle and no stored
+    account can point at a new id, so a cycle could only run through new accounts. A moved
+    account is checked with a recursive query up from its new parent (``UNION``, so that even
+    a damaged tree cannot make it loop), on the rows as this unit leaves them."""
     violations: list[Violation] = []
-    for account in accounts:
-        if account.parent_id is None:
+    new = {acc.id: acc for acc in created}
+    outside = {
+        acc.parent_id for acc in [*created, *moved] if acc.parent_id and acc.parent_id not in new
+    }
+    found: set[str] = set()
+    if outside:
+        found = set(
+            conn.execute(select(t.account.c.id).where(t.account.c.id.in_(outside))).scalars()
+        )
+    missing = outside - found
+    for acc in [*created, *moved]:
+        if acc.parent_id in missing:
+            violations.append(
+                Violation("parent_id", "exists", f"there is no account {acc.parent_id!r}")
+            )
+    for acc in created:
+        seen = {acc.id}
+        current = new.get(acc.parent_id or "")
+        while current is not None:
+            if current.id in seen:
+                violations.append(_cycle(acc))
+                break
+            seen.add(current.id)
+            current = new.get(current.parent_id or "")
+    for acc in moved:
+        if acc.parent_id is None or acc.parent_id in missing:
             continue
         up = (
             select(t.account.c.id, t.account.c.parent_id)
-            .where(t.account.c.id == account.parent_id)
+            .where(t.account.c.id == acc.parent_id)
             .cte("up", recursive=True)
         )
         parent = aliased(t.account)
         up = up.union(
             select(parent.c.id, parent.c.parent_id).join(up, parent.c.id == up.c.parent_id)
         )
-        found = conn.execute(select(up.c.id).where(up.c.id == account.id).limit(1)).first()
-        if found is not None:
-            violations.append(
-                Violation(
-                    "parent_id",
-                    "acyclic",
-                    f"account {account.number} cannot go under {account.parent_id}: that "
-                    "account is below it, so the hierarchy would become a cycle",
-                )
-            )
+        if conn.execute(select(up.c.id).where(up.c.id == acc.id).limit(1)).first():
+            violations.append(_cycle(acc))
     if violations:
         raise ValidationFailed(violations)
+
+
+def _cycle(account: Account) -> Violation:
+    return Violation(
+        "parent_id",
+        "acyclic",
+        f"account {account.number} cannot go under {account.parent_id}: that account is below "
+        "it, so the hierarchy would become a cycle",
+    )
 
 
 # Tables whose rows copy the scope of what they belong to. Usage lines are left out: they are

@@ -40,8 +40,8 @@ from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
 from adapter.store.integrity import (
-    check_acyclic,
     check_dependents,
+    check_hierarchy,
     check_references,
     moved_owners,
     needs_reference_check,
@@ -393,16 +393,15 @@ class UnitOfWork:
         """Rules that read the rows as this unit leaves them (its own writes included)."""
         conn = self.connection
         check_dependents(conn, moved_owners((w.entity, w.op, w.diff) for w in writes))
-        check_acyclic(
-            conn,
-            [
-                w.entity
-                for w in writes
-                if isinstance(w.entity, Account)
-                and w.op != "delete"
-                and (w.op == "create" or "parent_id" in w.diff)
-            ],
-        )
+        created: list[Account] = []
+        moved: list[Account] = []
+        for w in writes:
+            if isinstance(w.entity, Account):
+                if w.op == "create":
+                    created.append(w.entity)
+                elif w.op == "update" and "parent_id" in w.diff:
+                    moved.append(w.entity)
+        check_hierarchy(conn, created, moved)
 
     def _change_row(
         self,
@@ -437,14 +436,33 @@ class UnitOfWork:
     def _write_rows(
         self, writes: list[_Write], appended: list[Entity], at: datetime, seq: int
     ) -> None:
+        """Write the current rows in the order they were registered; consecutive new rows of
+        one table go in one executemany (parents before children, as they were added)."""
+        conn = self.connection
         try:
+            run: list[_Write] = []
             for write in writes:
-                self._write_row(write, at)
-            for entity in appended:
-                self._write_row(
-                    _Write(mapping_for(entity.kind), entity, "append", 1, None, entity.snapshot()),
-                    at,
-                    change_id=seq,
+                if run and (write.op != "create" or write.mapping is not run[0].mapping):
+                    self._insert_run(run, at)
+                    run = []
+                if write.op == "create":
+                    run.append(write)
+                else:
+                    self._write_row(write, at)
+            if run:
+                self._insert_run(run, at)
+            for kind in {e.kind for e in appended}:
+                table = mapping_for(kind).table
+                conn.execute(
+                    insert(table),
+                    [
+                        self._row_values(
+                            _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at
+                        )
+                        | {"change_id": seq}
+                        for e in appended
+                        if e.kind == kind
+                    ],
                 )
         except IntegrityError as exc:
             removed = [f"{w.entity.kind} {w.entity.id}" for w in writes if w.op == "delete"]
@@ -453,6 +471,28 @@ class UnitOfWork:
                     f"cannot remove {', '.join(removed)}: other records still refer to it"
                 ) from None
             raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
+
+    def _insert_run(self, run: list[_Write], at: datetime) -> None:
+        mapping = run[0].mapping
+        self.connection.execute(insert(mapping.table), [self._row_values(w, at) for w in run])
+        if mapping.children:
+            children: dict[Table, list[dict[str, Any]]] = {}
+            for write in run:
+                for child, rows in mapping.children(write.entity).items():
+                    children.setdefault(child, []).extend(rows)
+            for child, rows in children.items():
+                if rows:
+                    self.connection.execute(insert(child), rows)
+
+    @staticmethod
+    def _row_values(write: _Write, at: datetime) -> dict[str, Any]:
+        return {
+            "id": write.entity.id,
+            "version": write.version,
+            "updated_at": at,
+            "data": write.after,
+            **write.mapping.columns(write.entity),
+        }
 
     def _collect(self) -> tuple[list[_Write], list[Entity]]:
         writes: list[_Write] = []
@@ -499,12 +539,14 @@ class UnitOfWork:
         return writes, appended
 
     def _check_unique_keys(self, writes: list[_Write]) -> None:
+        """No two live rows share a unique key: one query per key and up to 500 values, so a
+        unit that creates thousands of entities does not pay a query for each."""
         violations: list[Violation] = []
         claimed: dict[tuple[str, str, Any], str] = {}
+        wanted: dict[tuple[str, UniqueKey], dict[Any, str]] = {}
         for write in writes:
             if write.op == "delete":
                 continue
-            table = write.mapping.table
             columns = write.mapping.columns(write.entity)
             for unique in write.mapping.unique:
                 if unique.live is not None and not unique.live(write.entity):
@@ -520,22 +562,26 @@ class UnitOfWork:
                         )
                     )
                     continue
-                query = select(table.c.id).where(
-                    table.c[unique.column] == value, table.c.id != write.entity.id
-                )
+                wanted.setdefault((write.entity.kind, unique), {})[value] = write.entity.id
+        for (kind, unique), values in wanted.items():
+            table = mapping_for(kind).table
+            column = table.c[unique.column]
+            items = list(values.items())
+            for start in range(0, len(items), 500):
+                chunk = dict(items[start : start + 500])
+                query = select(column, table.c.id).where(column.in_(list(chunk)))
                 if unique.live_filter is not None:
-                    column, dead = unique.live_filter
-                    query = query.where(table.c[column] != dead)
-                other = self.connection.execute(query.limit(1)).scalar_one_or_none()
-                if other is not None and not self._is_removed_here(write.entity.kind, other):
-                    violations.append(
-                        Violation(
-                            unique.column,
-                            "unique",
-                            f"{unique.label} {value!r} is already used by "
-                            f"{write.entity.kind} {other}",
+                    live_column, dead = unique.live_filter
+                    query = query.where(table.c[live_column] != dead)
+                for value, other in self.connection.execute(query):
+                    if other != chunk[value] and not self._is_removed_here(kind, other):
+                        violations.append(
+                            Violation(
+                                unique.column,
+                                "unique",
+                                f"{unique.label} {value!r} is already used by {kind} {other}",
+                            )
                         )
-                    )
         if violations:
             raise ValidationFailed(violations)
 
@@ -606,43 +652,31 @@ class UnitOfWork:
         last_at = head.at
         return {"seq": head.seq, "hash": head.hash, "at": last_at}
 
-    def _write_row(self, write: _Write, at: datetime, change_id: int | None = None) -> None:
+    def _write_row(self, write: _Write, at: datetime) -> None:
+        """Update or delete one current row, checking the version it was read at."""
         conn = self.connection
         mapping = write.mapping
-        table = mapping.table
         entity = write.entity
         if write.op == "delete":
             if mapping.children:
                 for child in mapping.children(entity):
                     conn.execute(_delete_children(child), {"b_id": entity.id})
             result = conn.execute(
-                _delete_row(table), {"b_id": entity.id, "b_version": write.version - 1}
+                _delete_row(mapping.table), {"b_id": entity.id, "b_version": write.version - 1}
             )
             self._check_rowcount(result.rowcount, write)
             return
-        values = {
-            "id": entity.id,
-            "version": write.version,
-            "updated_at": at,
-            "data": write.after,
-            **mapping.columns(entity),
-        }
-        if change_id is not None:
-            values["change_id"] = change_id
-        if write.op in ("create", "append"):
-            conn.execute(insert(table), [values])
-        else:
-            result = conn.execute(
-                _update_row(table), {**values, "b_id": entity.id, "b_version": write.version - 1}
-            )
-            self._check_rowcount(result.rowcount, write)
+        result = conn.execute(
+            _update_row(mapping.table),
+            {**self._row_values(write, at), "b_id": entity.id, "b_version": write.version - 1},
+        )
+        self._check_rowcount(result.rowcount, write)
         if mapping.children:
             touched = mapping.children_touched(write.diff)
             for child, rows in mapping.children(entity).items():
-                if write.op != "create":
-                    if child.name not in touched:
-                        continue
-                    conn.execute(_delete_children(child), {"b_id": entity.id})
+                if child.name not in touched:
+                    continue
+                conn.execute(_delete_children(child), {"b_id": entity.id})
                 if rows:
                     conn.execute(insert(child), rows)
 
