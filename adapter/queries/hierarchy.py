@@ -187,8 +187,11 @@ def subtree(
         child.c.parent_id,
         (down.c.depth + 1).label("depth"),
         # A child pays for itself when it is payment responsible, else its parent's payer does.
-        func.coalesce(
-            case((child.c.payment_responsible.is_(True), child.c.id)), down.c.payer_id
+        cast(
+            func.coalesce(
+                case((child.c.payment_responsible.is_(True), child.c.id)), down.c.payer_id
+            ),
+            String(64),
         ).label("payer_id"),
     ).join(down, child.c.parent_id == down.c.id)
     if max_depth is not None:

@@ -75,12 +75,11 @@ def _stored_scope(conn: Connection, kind: str, entity_id: str) -> Scope | None:
 
 
 def check_hierarchy(conn: Connection, created: list[Account], moved: list[Account]) -> None:
-    """Every parent exists and no account is its own ancestor.
+    """Before the rows are written: every new parent exists, and new accounts make no cycle.
 
     New accounts are checked in memory: before this unit the tree had no cycle and no stored
-    account can point at a new id, so a cycle could only run through new accounts. A moved
-    account is checked with a recursive query up from its new parent (``UNION``, so that even
-    a damaged tree cannot make it loop), on the rows as this unit leaves them."""
+    account can point at a new id, so a cycle could only run through new accounts. Moves are
+    checked after the write (:func:`check_moves_acyclic`)."""
     violations: list[Violation] = []
     new = {acc.id: acc for acc in created}
     outside = {
@@ -97,17 +96,30 @@ def check_hierarchy(conn: Connection, created: list[Account], moved: list[Accoun
             violations.append(
                 Violation("parent_id", "exists", f"there is no account {acc.parent_id!r}")
             )
+    safe: set[str] = set()  # new accounts whose way up leaves the new ones without a loop
     for acc in created:
-        seen = {acc.id}
-        current = new.get(acc.parent_id or "")
-        while current is not None:
-            if current.id in seen:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: Account | None = acc
+        while current is not None and current.id not in safe:
+            if current.id in on_path:
                 violations.append(_cycle(acc))
                 break
-            seen.add(current.id)
+            path.append(current.id)
+            on_path.add(current.id)
             current = new.get(current.parent_id or "")
+        else:
+            safe.update(path)
+    if violations:
+        raise ValidationFailed(violations)
+
+
+def check_moves_acyclic(conn: Connection, moved: list[Account]) -> None:
+    """After the rows are written: no moved account is now its own ancestor. A recursive query
+    up from its new parent (``UNION``, so that even a damaged tree cannot make it loop)."""
+    violations: list[Violation] = []
     for acc in moved:
-        if acc.parent_id is None or acc.parent_id in missing:
+        if acc.parent_id is None:
             continue
         up = (
             select(t.account.c.id, t.account.c.parent_id)
