@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,10 +27,13 @@ from adapter.bootstrap import Container
 from adapter.domain import ENTITY_KINDS, Actor
 from adapter.domain.errors import DomainError, ValidationFailed
 from adapter.logs import configure_logging
+from adapter.queries import hierarchy as hierarchy_q
 from adapter.queries import history as history_q
 from adapter.queries.customers import attribute_definitions, customer_view, resolve
+from adapter.queries.effective import effective_for_subscriber
 from adapter.queries.history import SUBJECTS
 from adapter.service import attributes as attribute_svc
+from adapter.service import hierarchy as hierarchy_svc
 from adapter.service.customers import create_customer
 from adapter.service.restore import restore as restore_entity
 from adapter.settings import get_settings
@@ -521,6 +524,139 @@ def attributes_set(
         attribute_svc.set_attribute(uow, kind, entity_id, name, None if clear else value)
         change = uow.commit("attributes.set", {"name": name, "entity": f"{kind}:{entity_id}"})
     click.echo(f"{'cleared' if clear else 'set'} {name} on {kind} {entity_id} (change {change.id})")
+
+
+# ---------------------------------------------------------------------------- hierarchy
+
+
+@main.group()
+def hierarchy() -> None:
+    """The organisation hierarchy: tree, payer, move, payment responsibility."""
+
+
+def _account_id(conn: Connection, ref: str) -> str:
+    return resolve(conn, "account", ref)
+
+
+@hierarchy.command("show")
+@click.argument("account")
+@click.option(
+    "--depth",
+    "max_depth",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="Levels below ACCOUNT to draw.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="At most this many nodes.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def hierarchy_show(account: str, max_depth: int, limit: int, as_json: bool) -> None:
+    """Draw ACCOUNT (id or number) and its subtree with payers marked: [pays] for a payment
+    responsible node, otherwise who pays for it."""
+    with _errors(), read_connection(_container().engine) as conn:
+        tree = hierarchy_q.subtree(
+            conn, _account_id(conn, account), max_depth=max_depth, limit=limit
+        )
+        above = hierarchy_q.ancestors(conn, tree.root.id)
+    if as_json:
+        _dump({**tree.as_dict(), "ancestors": [n.as_dict() for n in above]})
+        return
+    from adapter.render import render_tree
+
+    click.echo(render_tree(tree, above))
+
+
+@hierarchy.command("payer")
+@click.argument("account")
+@click.option("--json", "as_json", is_flag=True)
+def hierarchy_payer(account: str, as_json: bool) -> None:
+    """Who pays for ACCOUNT: itself or its nearest payment-responsible ancestor."""
+    with _errors(), read_connection(_container().engine) as conn:
+        found = hierarchy_q.payer(conn, _account_id(conn, account))
+    if as_json:
+        _dump(found.as_dict())
+    elif found.payer is None:
+        click.echo(f"account {found.account.number}: no payer. {found.reason}")
+    elif found.levels_up == 0:
+        click.echo(f"account {found.account.number} pays for itself")
+    else:
+        click.echo(
+            f"account {found.account.number} is paid for by {found.payer.number} "
+            f"({found.payer.name}), {found.levels_up} level(s) up"
+        )
+
+
+@hierarchy.command("move")
+@click.argument("account")
+@click.option("--under", "parent", help="New parent account (id or number).")
+@click.option("--root", "to_root", is_flag=True, help="Make ACCOUNT a root.")
+@click.option("--expected-version", type=int, help="Refuse if ACCOUNT changed since.")
+@actor_options
+def hierarchy_move(
+    account: str,
+    parent: str | None,
+    to_root: bool,
+    expected_version: int | None,
+    user: str | None,
+    request_id: str | None,
+) -> None:
+    """Move ACCOUNT with its whole subtree under another parent (or make it a root)."""
+    if bool(parent) == to_root:
+        _fail("give exactly one of --under PARENT or --root", EXIT_INPUT)
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        account_id = _account_id(uow.connection, account)
+        parent_id = None if to_root else _account_id(uow.connection, parent or "")
+        moved = hierarchy_svc.move_account(uow, account_id, parent_id, expected_version)
+        change = uow.commit("account.move", {"account": account_id, "parent": parent_id})
+    where = "to the root" if parent_id is None else f"under {parent}"
+    click.echo(f"moved account {moved.number} {where} (change {change.id})")
+
+
+@hierarchy.command("pays")
+@click.argument("account")
+@click.option(
+    "--yes/--no", "responsible", required=True, help="Whether ACCOUNT is payment responsible."
+)
+@actor_options
+def hierarchy_pays(
+    account: str, responsible: bool, user: str | None, request_id: str | None
+) -> None:
+    """Set or clear payment responsibility on ACCOUNT."""
+    with _errors(), UnitOfWork(_container().engine, _actor(user, request_id)) as uow:
+        account_id = _account_id(uow.connection, account)
+        changed = hierarchy_svc.set_payment_responsibility(uow, account_id, responsible)
+        change = uow.commit(
+            "account.payment_responsibility", {"account": account_id, "responsible": responsible}
+        )
+    state = "pays" if responsible else "no longer pays"
+    click.echo(f"account {changed.number} {state} (change {change.id})")
+
+
+@main.command("effective")
+@click.argument("subscriber")
+@click.option("--on", "on", help="Date (YYYY-MM-DD); default today.")
+@click.option("--json", "as_json", is_flag=True)
+def effective_cmd(subscriber: str, on: str | None, as_json: bool) -> None:
+    """Discounts, promotions and listing suppressions that apply to SUBSCRIBER (id or
+    MSISDN), and where each comes from."""
+    try:
+        day = date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        raise click.BadParameter(f"{on!r} is not a date (YYYY-MM-DD)", param_hint="--on") from None
+    with _errors(), read_connection(_container().engine) as conn:
+        found = effective_for_subscriber(conn, resolve(conn, "subscriber", subscriber), day)
+    if as_json:
+        _dump(found.as_dict())
+        return
+    from adapter.render import render_effective
+
+    click.echo(render_effective(found))
 
 
 # -------------------------------------------------------------------------------- audit

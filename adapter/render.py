@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from adapter.queries.effective import Applied, Effective
+from adapter.queries.hierarchy import Node, Subtree, draw_order
 from adapter.queries.history import TimelineEntry
 
 
@@ -147,3 +149,67 @@ def _account_tree(accounts: list[dict[str, Any]]) -> list[str]:
         lines.append(f"  {'  ' * depth}account {account['number']} {account['name']} ({pays})")
         stack.extend((child, depth + 1) for child in reversed(children.get(account["id"], [])))
     return lines
+
+
+def render_tree(tree: Subtree, ancestors: list[Node]) -> str:
+    """The subtree drawn depth first with box-drawing branches; [pays] marks a payment
+    responsible node, "paid by N" names the payer of the others."""
+    numbers = {n.id: n.number for n in [*ancestors, *tree.nodes]}
+    lines: list[str] = []
+    if ancestors:
+        lines.append("above: " + " ← ".join(n.number for n in ancestors))
+    ordered = draw_order(tree.nodes)
+    last_child: dict[str | None, str] = {}
+    for node in ordered:
+        last_child[node.parent_id] = node.id
+    open_levels: list[bool] = []  # per depth: does the branch above still continue?
+    for node in ordered:
+        depth = node.depth
+        del open_levels[depth:]
+        if node.payment_responsible:
+            mark = "[pays]"
+        elif node.payer_id:
+            mark = f"paid by {numbers.get(node.payer_id, node.payer_id)}"
+        else:
+            mark = "NO PAYER"
+        if depth == 0:
+            prefix = ""
+        else:
+            is_last = last_child.get(node.parent_id) == node.id
+            prefix = "".join("│  " if more else "   " for more in open_levels[1:depth])
+            prefix += "└─ " if is_last else "├─ "
+        lines.append(f"{prefix}{node.number}  {node.name}  {mark}")
+        open_levels.append(depth > 0 and last_child.get(node.parent_id) != node.id)
+    shown = len(tree.nodes)
+    levels = ", ".join(f"{d}:{c}" for d, c in tree.per_level)
+    depth_note = f" within {tree.max_depth} level(s)" if tree.max_depth is not None else ""
+    lines.append(f"{shown} of {tree.total} node(s){depth_note}; per level {levels}")
+    return "\n".join(lines)
+
+
+def render_effective(found: Effective) -> str:
+    def origin(applied: Applied) -> str:
+        o = applied.origin
+        if o.kind == "inherited":
+            return f"inherited from account {o.number} ({o.levels_up} level(s) up)"
+        if o.kind == "account":
+            return f"from its account {o.number}"
+        if o.kind == "group":
+            return f"listing group {o.number}"
+        return {"own": "own", "contract": "from its contract"}[o.kind]
+
+    lines = [f"subscriber {found.msisdn} on {found.on.isoformat()}"]
+    lines.append("discounts and promotions:" if found.discounts else "no discounts or promotions")
+    for d in found.discounts:
+        item = d.item
+        unit = "%" if item["value_type"] == "percent" else f" {item['currency']}"
+        lines.append(
+            f"  {item['discount_kind']} {item['code']} {item['value']}{unit}  ({origin(d)})"
+        )
+    if found.suppressions:
+        lines.append("listings SUPPRESSED:")
+        for x in found.suppressions:
+            lines.append(f"  {x.item['reason']}  ({origin(x)})")
+    else:
+        lines.append("listings not suppressed")
+    return "\n".join(lines)

@@ -280,3 +280,85 @@ def test_bad_setting_is_reported_by_its_variable(
     get_settings.cache_clear()
     result = cli.invoke(main, ["audit", "verify"])
     assert result.exit_code == EXIT_INPUT and "CRM_LOG_FORMAT" in result.output
+
+
+def _corporate_tree(engine: Engine) -> None:
+    from tests import factories as f
+
+    c = f.customer(customer_number="ORG-1")
+    head = f.account(c, number="ORG-1.1", name="Head office", payment_responsible=True)
+    branch = f.account(
+        c, number="ORG-1.1.1", name="Branch", parent_id=head.id, payment_responsible=False
+    )
+    team = f.account(
+        c, number="ORG-1.1.1.1", name="Team", parent_id=branch.id, payment_responsible=False
+    )
+    other = f.account(c, number="ORG-1.2", name="Other", payment_responsible=True)
+    k = f.contract(team)
+    s = f.subscriber(k, msisdn="+491705550001")
+    with UnitOfWork(engine, Actor("setup", "pytest", "test", "cli-tree")) as uow:
+        uow.add_all([c, head, branch, team, other, k, s])
+        uow.commit("setup")
+
+
+def test_hierarchy_show_draws_the_tree_with_payers(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    drawn = run(cli, "hierarchy", "show", "ORG-1.1").output.splitlines()
+    assert drawn[0] == "ORG-1.1  Head office  [pays]"
+    assert drawn[1] == "└─ ORG-1.1.1  Branch  paid by ORG-1.1"
+    assert drawn[2] == "   └─ ORG-1.1.1.1  Team  paid by ORG-1.1"
+
+
+def test_hierarchy_payer_json(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    found = json.loads(run(cli, "hierarchy", "payer", "ORG-1.1.1.1", "--json").output)
+    assert found["payer"]["number"] == "ORG-1.1" and found["levels_up"] == 2
+
+
+def test_hierarchy_move_and_pays(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    assert run(cli, "hierarchy", "move", "ORG-1.1.1", "--under", "ORG-1.2").exit_code == 0
+    found = json.loads(run(cli, "hierarchy", "payer", "ORG-1.1.1.1", "--json").output)
+    assert found["payer"]["number"] == "ORG-1.2"
+    assert run(cli, "hierarchy", "pays", "ORG-1.1.1", "--yes").exit_code == 0
+    found = json.loads(run(cli, "hierarchy", "payer", "ORG-1.1.1.1", "--json").output)
+    assert found["payer"]["number"] == "ORG-1.1.1"
+
+
+def test_hierarchy_move_into_own_subtree_fails_clearly(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    result = run(cli, "hierarchy", "move", "ORG-1.1", "--under", "ORG-1.1.1.1")
+    assert result.exit_code == EXIT_INPUT and "cycle" in result.output
+
+
+def test_hierarchy_move_needs_a_target(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    result = run(cli, "hierarchy", "move", "ORG-1.1.1")
+    assert result.exit_code == EXIT_INPUT and "--under" in result.output
+
+
+def test_effective_lists_inherited_suppression(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    from adapter.domain.model import Account, ListingSuppression
+
+    with UnitOfWork(engine, Actor("setup", "pytest", "test", "cli-supp")) as uow:
+        head = uow.find_by(Account, number="ORG-1.1")[0]
+        uow.add(
+            ListingSuppression(
+                scope_type="account",
+                customer_id=head.customer_id,
+                account_id=head.id,
+                reason="works council",
+            )
+        )
+        uow.commit("setup")
+    shown = run(cli, "effective", "+491705550001").output
+    assert "listings SUPPRESSED" in shown and "inherited from account ORG-1.1" in shown
+    data = json.loads(run(cli, "effective", "491705550001", "--json").output)
+    assert data["listing_suppressed"] is True
+
+
+def test_effective_with_a_bad_date_is_refused(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    result = cli.invoke(main, ["effective", "+491705550001", "--on", "2026-13-01"])
+    assert result.exit_code == 2 and "is not a date" in result.output
