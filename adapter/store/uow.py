@@ -340,6 +340,10 @@ class UnitOfWork:
         if self._committed is not None:
             raise RuntimeError("this unit of work has already committed")
         conn = self.connection
+        # A replay is recognised before anything about its content is checked (and again
+        # under the chain lock below, for one that races this unit).
+        if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
+            raise DuplicateRequest(self.actor.request_id)
         writes, appended = self._collect()
         if conn.dialect.name == "sqlite":
             conn.rollback()  # ends the lock-free read phase; the next statement begins IMMEDIATE
@@ -463,25 +467,27 @@ class UnitOfWork:
     def _write_rows(
         self, writes: list[_Write], appended: list[Entity], at: datetime, seq: int
     ) -> None:
-        """Write the current rows in the order they were registered; consecutive new rows of
-        one table go in one executemany (parents before children, as they were added)."""
+        """New rows first, one executemany per table in foreign-key order (within a table in
+        the order they were added, so parent accounts come before their children), then
+        updates, then deletes; usage lines last."""
         conn = self.connection
+        created: dict[str, list[_Write]] = {}
+        for write in writes:
+            if write.op == "create":
+                created.setdefault(write.mapping.table.name, []).append(write)
         try:
-            run: list[_Write] = []
+            for table in t.metadata.sorted_tables:
+                if table.name in created:
+                    self._insert_run(created[table.name], at)
             for write in writes:
-                if run and (write.op != "create" or write.mapping is not run[0].mapping):
-                    self._insert_run(run, at)
-                    run = []
-                if write.op == "create":
-                    run.append(write)
-                else:
+                if write.op == "update":
                     self._write_row(write, at)
-            if run:
-                self._insert_run(run, at)
+            for write in reversed(writes):
+                if write.op == "delete":
+                    self._write_row(write, at)
             for kind in {e.kind for e in appended}:
-                table = mapping_for(kind).table
                 conn.execute(
-                    insert(table),
+                    insert(mapping_for(kind).table),
                     [
                         self._row_values(
                             _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at

@@ -1,0 +1,508 @@
+"""Customer search by every key a care agent may have at hand.
+
+Every criterion is optional; those given must all match (AND). Exact keys are normalised the way
+the store writes them (``adapter/store/entities.py``) and compared for equality, so that each is
+an index lookup. Keys that live in one address (``address``, ``postcode``, ``city``) must match
+the same address, and keys of one SIM (``msisdn``, ``imsi``, ``iccid``) the same subscriber.
+
+Text fragments are normalised with :func:`~adapter.domain.identifiers.search_text` (case and
+accents do not matter) and must be long enough for an index to narrow them down; counted in
+letters and digits after normalisation:
+
+- ``name``: at least :data:`NAME_MIN_LENGTH` (2), matched as a prefix of the whole name or of any
+  word of it, a word beginning after a space or a hyphen ("mü" finds "Ana Müller", "lud"
+  "Jörg Müller-Lüdenscheid"); on PostgreSQL the trigram index serves it, SQLite scans;
+- ``address``: at least :data:`ADDRESS_MIN_LENGTH` (3), matched anywhere in the address lines
+  ("hauptstr" finds "Hauptstraße 5"; trigrams need three characters when nothing anchors
+  them); on PostgreSQL a trigram index serves it, SQLite scans the addresses;
+- ``fuzzy_name``: at least :data:`FUZZY_MIN_LENGTH` (3), typo-tolerant (below).
+
+Every text criterion is at most :data:`TEXT_MAX_LENGTH` characters. Broken input raises
+:class:`~adapter.domain.errors.ValidationFailed` with one violation per problem, naming the
+criterion and the rule: ``criteria``/``required`` when nothing is given, ``min_length``,
+``max_length``, ``date`` for a birth date that is not ``YYYY-MM-DD``, ``format`` for an MSISDN,
+IMSI, ICCID or e-mail address the identifier rules refuse, ``range`` for a limit outside
+1 to :data:`LIMIT_MAX` (500) or a negative offset.
+
+**Fuzzy names** compare trigrams the way PostgreSQL's ``pg_trgm`` does: the
+``word_similarity`` of the fragment and the name (the Jaccard similarity of the fragment's
+trigrams and the best-matching stretch of the name's), at least :data:`FUZZY_THRESHOLD`.
+"Mueler" finds "Ana Müller" (0.4). Results come by similarity, best first.
+
+- PostgreSQL: ``name_key %> fragment`` served by the GIN trigram index of migration 0002, with
+  ``pg_trgm.word_similarity_threshold`` set for the transaction (``set_config(..., true)``). On a
+  connection in autocommit mode that setting does not last to the query, and the extension's
+  default of 0.6 applies: fewer results, never wrong ones.
+- SQLite: the FTS5 trigram table of migration 0002 finds the names sharing a trigram with the
+  fragment, best :data:`FUZZY_CANDIDATES` first by FTS5's bm25 rank, the other criteria
+  applied in the same query; the similarity is then computed here for those candidates. The
+  ``total`` of a fuzzy search on SQLite therefore counts at most that many customers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Row,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+)
+
+from adapter.domain import identifiers
+from adapter.domain.errors import ValidationFailed, Violation
+from adapter.domain.identifiers import identifier_key, search_text
+from adapter.domain.model import ContactMediumType, IdentificationType, Individual, Organization
+from adapter.store import tables as t
+
+NAME_MIN_LENGTH = 2
+ADDRESS_MIN_LENGTH = 3
+FUZZY_MIN_LENGTH = 3
+TEXT_MAX_LENGTH = 200
+LIMIT_MAX = 500
+FUZZY_THRESHOLD = 0.3
+FUZZY_CANDIDATES = 1000
+
+# Search objects that only one dialect has, created by migration 0002 and absent from
+# ``tables.metadata`` (the FTS5 table brings shadow tables named after it).
+NAME_FTS_TABLE = "customer_name_fts"
+DIALECT_ONLY_INDEXES = ("ix_customer_name_key_trgm", "ix_customer_address_line_key_trgm")
+DIALECT_ONLY_TABLES = (NAME_FTS_TABLE,)
+
+IDENTIFICATION_TYPES = (
+    IdentificationType.TIN,
+    IdentificationType.PERSONAL_ID,
+    IdentificationType.PASSPORT,
+)
+# Where a word of a name may begin, besides at its start: after a space, or after the hyphen of
+# a double-barrelled name ("lud" finds "Müller-Lüdenscheid").
+_WORD_STARTS = (" ", "-")
+
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What a person asks for, as typed; ``None`` means "not given"."""
+
+    name: str | None = None
+    fuzzy_name: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    birth_date: date | str | None = None
+    email: str | None = None
+    tin: str | None = None
+    personal_id: str | None = None
+    passport: str | None = None
+    msisdn: str | None = None
+    imsi: str | None = None
+    iccid: str | None = None
+    contract_number: str | None = None
+    customer_number: str | None = None
+
+    def keys(self) -> SearchKeys:
+        """The criteria as the store's search keys; every broken one is reported at once."""
+        violations: list[Violation] = []
+        found = _normalise(self, violations)
+        if violations:
+            raise ValidationFailed(violations)
+        return found
+
+
+@dataclass(frozen=True)
+class SearchKeys:
+    """Criteria normalised to the form of the store's search-key columns."""
+
+    name: str | None = None
+    fuzzy_name: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    birth_date: date | None = None
+    email: str | None = None
+    tin: str | None = None
+    personal_id: str | None = None
+    passport: str | None = None
+    msisdn: str | None = None
+    imsi: str | None = None
+    iccid: str | None = None
+    contract_number: str | None = None
+    customer_number: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of matches, in a stable order, and how many match in all."""
+
+    total: int
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "items": [{**item, "birth_date": _iso(item["birth_date"])} for item in self.items],
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def search(
+    conn: Connection, criteria: SearchCriteria, *, limit: int = 50, offset: int = 0
+) -> SearchPage:
+    """Customers matching every given criterion: ``limit`` of them from ``offset``, ordered by
+    name then id (fuzzy: by similarity, then name, then id), with the number of all matches.
+
+    Each item has ``id``, ``customer_number``, ``name`` (the display name), ``party_kind``,
+    ``birth_date``, ``status`` and ``segment``; a fuzzy search adds ``similarity``."""
+    violations: list[Violation] = []
+    keys = _normalise(criteria, violations)
+    violations.extend(page_violations(limit, offset))
+    if violations:
+        raise ValidationFailed(violations)
+    conditions = _conditions(keys)
+    if keys.fuzzy_name is None:
+        return _ordered_page(conn, conditions, limit, offset)
+    if conn.dialect.name == "postgresql":
+        return _fuzzy_page_postgresql(conn, keys.fuzzy_name, conditions, limit, offset)
+    return _fuzzy_page_sqlite(conn, keys.fuzzy_name, conditions, limit, offset)
+
+
+def page_violations(limit: int, offset: int) -> list[Violation]:
+    found = []
+    if not 1 <= limit <= LIMIT_MAX:
+        found.append(Violation("limit", "range", f"{limit} is not between 1 and {LIMIT_MAX}"))
+    if offset < 0:
+        found.append(Violation("offset", "range", f"{offset} is negative"))
+    return found
+
+
+# ------------------------------------------------------------------------------ criteria
+
+
+def _normalise(criteria: SearchCriteria, violations: list[Violation]) -> SearchKeys:
+    if all(getattr(criteria, f.name) is None for f in fields(criteria)):
+        names = ", ".join(f.name for f in fields(criteria))
+        violations.append(
+            Violation("criteria", "required", f"give at least one search criterion ({names})")
+        )
+        return SearchKeys()
+
+    def fragment(name: str, minimum: int) -> str | None:
+        return _fragment(name, getattr(criteria, name), minimum, violations)
+
+    def exact(name: str, normalise: Callable[[str], str]) -> str | None:
+        return _exact(name, getattr(criteria, name), normalise, violations)
+
+    return SearchKeys(
+        name=fragment("name", NAME_MIN_LENGTH),
+        fuzzy_name=fragment("fuzzy_name", FUZZY_MIN_LENGTH),
+        address=fragment("address", ADDRESS_MIN_LENGTH),
+        postcode=exact("postcode", identifier_key),
+        city=exact("city", search_text),
+        birth_date=_birth_date(criteria.birth_date, violations),
+        email=exact("email", lambda value: identifiers.email(value).lower()),
+        tin=exact("tin", identifier_key),
+        personal_id=exact("personal_id", identifier_key),
+        passport=exact("passport", identifier_key),
+        msisdn=exact("msisdn", identifiers.msisdn),
+        imsi=exact("imsi", identifiers.imsi),
+        iccid=exact("iccid", identifiers.iccid),
+        contract_number=exact("contract_number", str.strip),
+        customer_number=exact("customer_number", str.strip),
+    )
+
+
+def _fragment(
+    name: str, value: str | None, minimum: int, violations: list[Violation]
+) -> str | None:
+    if value is None:
+        return None
+    key = search_text(value)
+    if len(key) > TEXT_MAX_LENGTH:
+        violations.append(
+            Violation(name, "max_length", f"is {len(key)} characters; at most {TEXT_MAX_LENGTH}")
+        )
+        return None
+    significant = len(_NOT_LETTER_OR_DIGIT.sub("", key))
+    if significant < minimum:
+        violations.append(
+            Violation(
+                name,
+                "min_length",
+                f"{value!r} has too few letters or digits ({significant}); give at least {minimum}",
+            )
+        )
+        return None
+    return key
+
+
+def _exact(
+    name: str, value: str | None, normalise: Callable[[str], str], violations: list[Violation]
+) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > TEXT_MAX_LENGTH:
+        violations.append(
+            Violation(name, "max_length", f"is {len(value)} characters; at most {TEXT_MAX_LENGTH}")
+        )
+        return None
+    try:
+        key = normalise(value)
+    except ValueError as exc:
+        violations.append(Violation(name, "format", str(exc)))
+        return None
+    if not key:
+        violations.append(Violation(name, "min_length", "is empty"))
+        return None
+    return key
+
+
+def _birth_date(value: date | str | None, violations: list[Violation]) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    violations.append(Violation("birth_date", "date", f"{value!r} is not a date (YYYY-MM-DD)"))
+    return None
+
+
+# ------------------------------------------------------------------------------- queries
+
+
+def _conditions(keys: SearchKeys) -> list[ColumnElement[bool]]:
+    """Every criterion but the fuzzy name, as conditions on ``customer``."""
+    c = t.customer.c
+    found: list[ColumnElement[bool]] = []
+    if keys.name is not None:
+        found.append(
+            or_(
+                c.name_key.startswith(keys.name, autoescape=True),
+                *(c.name_key.contains(f"{s}{keys.name}", autoescape=True) for s in _WORD_STARTS),
+            )
+        )
+    if keys.birth_date is not None:
+        found.append(c.birth_date == keys.birth_date)
+    if keys.customer_number is not None:
+        found.append(c.customer_number == keys.customer_number)
+
+    a = t.customer_address.c
+    in_address: list[ColumnElement[bool]] = []
+    if keys.address is not None:
+        in_address.append(a.line_key.contains(keys.address, autoescape=True))
+    if keys.postcode is not None:
+        in_address.append(a.postcode_key == keys.postcode)
+    if keys.city is not None:
+        in_address.append(a.city_key == keys.city)
+    if in_address:
+        found.append(c.id.in_(select(a.customer_id).where(*in_address)))
+
+    if keys.email is not None:
+        m = t.customer_contact.c
+        found.append(
+            c.id.in_(
+                select(m.customer_id).where(
+                    m.value_key == keys.email, m.type == ContactMediumType.EMAIL.value
+                )
+            )
+        )
+
+    i = t.customer_identification.c
+    for kind in IDENTIFICATION_TYPES:
+        key = getattr(keys, kind.value)
+        if key is not None:
+            found.append(
+                c.id.in_(select(i.customer_id).where(i.value_key == key, i.type == kind.value))
+            )
+
+    s = t.subscriber.c
+    on_subscriber = [
+        s[name] == getattr(keys, name)
+        for name in ("msisdn", "imsi", "iccid")
+        if getattr(keys, name) is not None
+    ]
+    if on_subscriber:
+        found.append(c.id.in_(select(s.customer_id).where(*on_subscriber)))
+
+    if keys.contract_number is not None:
+        k = t.contract.c
+        found.append(c.id.in_(select(k.customer_id).where(k.number == keys.contract_number)))
+    return found
+
+
+_PARTY = t.customer.c.data["party"]
+_ITEM_COLUMNS = (
+    t.customer.c.id,
+    t.customer.c.customer_number,
+    t.customer.c.party_kind,
+    t.customer.c.birth_date,
+    t.customer.c.status,
+    t.customer.c.segment,
+    _PARTY.label("party"),
+)
+
+
+def _item(row: Any, similarity: float | None = None) -> dict[str, Any]:
+    party: dict[str, Any] = row.party
+    model = Individual if party.get("kind") == "individual" else Organization
+    item = {
+        "id": row.id,
+        "customer_number": row.customer_number,
+        "name": model.model_construct(**party).display_name,
+        "party_kind": row.party_kind,
+        "birth_date": row.birth_date,
+        "status": row.status,
+        "segment": row.segment,
+    }
+    if similarity is not None:
+        item["similarity"] = round(similarity, 3)
+    return item
+
+
+def _ordered_page(
+    conn: Connection, conditions: list[ColumnElement[bool]], limit: int, offset: int
+) -> SearchPage:
+    c = t.customer.c
+    total = conn.execute(select(func.count()).select_from(t.customer).where(*conditions))
+    counted = int(total.scalar_one())
+    rows: Sequence[Row[Any]] = []
+    if counted > offset:
+        rows = conn.execute(
+            select(*_ITEM_COLUMNS)
+            .where(*conditions)
+            .order_by(c.name_key, c.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return SearchPage(counted, [_item(row) for row in rows], limit, offset)
+
+
+def _fuzzy_page_postgresql(
+    conn: Connection,
+    fragment: str,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> SearchPage:
+    c = t.customer.c
+    # ``%>`` is what the GIN index serves; its threshold is a setting, not an operand. The
+    # explicit comparison keeps the result the same if someone set the threshold lower.
+    conn.execute(
+        select(func.set_config("pg_trgm.word_similarity_threshold", str(FUZZY_THRESHOLD), True))
+    )
+    similarity = func.word_similarity(literal(fragment), c.name_key, type_=Float)
+    matching = [
+        *conditions,
+        c.name_key.op("%>")(literal(fragment)),
+        similarity >= FUZZY_THRESHOLD,
+    ]
+    total = conn.execute(select(func.count()).select_from(t.customer).where(*matching))
+    counted = int(total.scalar_one())
+    rows: Sequence[Row[Any]] = []
+    if counted > offset:
+        rows = conn.execute(
+            select(*_ITEM_COLUMNS, similarity.label("similarity"))
+            .where(*matching)
+            .order_by(similarity.desc(), c.name_key, c.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return SearchPage(counted, [_item(row, row.similarity) for row in rows], limit, offset)
+
+
+_NAME_FTS = table(NAME_FTS_TABLE, column("customer_id"), column("name_key"), column("rank"))
+
+
+def fts_trigram_query(fragment: str) -> str:
+    """An FTS5 query for the names sharing at least one trigram with ``fragment`` (each trigram
+    a quoted string, so that no character of it is query syntax)."""
+    grams = sorted({fragment[i : i + 3] for i in range(len(fragment) - 2)})
+    return " OR ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _fuzzy_page_sqlite(
+    conn: Connection,
+    fragment: str,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> SearchPage:
+    c = t.customer.c
+    candidates = conn.execute(
+        select(c.id, c.name_key)
+        .select_from(t.customer.join(_NAME_FTS, _NAME_FTS.c.customer_id == c.id))
+        .where(_NAME_FTS.c.name_key.match(fts_trigram_query(fragment)), *conditions)
+        .order_by(_NAME_FTS.c.rank, c.id)
+        .limit(FUZZY_CANDIDATES)
+    ).all()
+    scored = [(word_similarity(fragment, row.name_key), row.name_key, row.id) for row in candidates]
+    ranked = sorted(
+        (entry for entry in scored if entry[0] >= FUZZY_THRESHOLD),
+        key=lambda entry: (-entry[0], entry[1], entry[2]),
+    )
+    page = ranked[offset : offset + limit]
+    rows: dict[str, Row[Any]] = {}
+    if page:
+        found = conn.execute(select(*_ITEM_COLUMNS).where(c.id.in_([e[2] for e in page])))
+        rows = {row.id: row for row in found}
+    # A customer removed since the candidates were read (on a connection without a
+    # transaction) is left out rather than failing the page.
+    items = [_item(rows[id_], score) for score, _, id_ in page if id_ in rows]
+    return SearchPage(len(ranked), items, limit, offset)
+
+
+# ------------------------------------------------------------------------------ trigrams
+
+
+def trigrams(text: str) -> list[str]:
+    """``pg_trgm``'s trigrams of ``text``, in order: those of each word (a run of letters and
+    digits) padded with two spaces in front and one behind. ``text`` is a search key already
+    (lower case, no accents)."""
+    found: list[str] = []
+    for word in _WORD.findall(text):
+        padded = f"  {word} "
+        found.extend(padded[i : i + 3] for i in range(len(padded) - 2))
+    return found
+
+
+def word_similarity(fragment: str, name: str) -> float:
+    """The Jaccard similarity of the fragment's trigrams and the stretch of the name's trigram
+    sequence that is most like them: ``pg_trgm``'s ``word_similarity(fragment, name)``, which
+    tries fewer stretches and may come out lower."""
+    wanted = set(trigrams(fragment))
+    sequence = trigrams(name)
+    best = 0.0
+    for start, first in enumerate(sequence):
+        if first not in wanted:
+            continue  # the best stretch begins and ends on a shared trigram
+        seen: set[str] = set()
+        shared = 0
+        for gram in sequence[start:]:
+            if gram not in seen:
+                seen.add(gram)
+                shared += gram in wanted
+            if gram in wanted:
+                best = max(best, shared / (len(wanted) + len(seen) - shared))
+    return best

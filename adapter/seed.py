@@ -1,0 +1,589 @@
+"""A reproducible synthetic telco customer base (``crm-adapter seed``).
+
+The same ``--seed`` gives the same customers, numbers and trees (instants are relative to the
+``as_of`` day). Data goes in through the unit of work like any other write: one audited change
+per batch of customers, with a version row for every entity and the usage lines covered by the
+change's digest.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from faker import Faker
+from sqlalchemy import Engine
+
+from adapter.domain import Actor, Entity
+from adapter.domain.attributes import AttributeDefinition, AttributeValue
+from adapter.domain.errors import Conflict
+from adapter.domain.identifiers import complete_iccid
+from adapter.domain.model import (
+    Account,
+    Address,
+    AssignmentLevel,
+    Balance,
+    ContactMedium,
+    ContactPerson,
+    Contract,
+    ContractStatus,
+    ContractStatusChange,
+    Customer,
+    DiscountAssignment,
+    FreeUnitBucket,
+    Identification,
+    Individual,
+    ListingSuppression,
+    Money,
+    Organization,
+    ServiceAssignment,
+    ServiceLimit,
+    Subscriber,
+    SuppressionScope,
+    UsageRecord,
+    UsageType,
+)
+from adapter.store.uow import DuplicateRequest, UnitOfWork
+
+LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": "IT"}
+RATE_PLANS = ("RP_S", "RP_M", "RP_L", "RP_XL", "RP_BUSINESS", "RP_PREPAID")
+BOARD_GROUP = "BOARD"
+DEEP_EVERY = 40  # the 1st, 41st, 81st… organisation gets a hierarchy deeper than 50 levels
+
+
+@dataclass
+class SeedReport:
+    customers: int = 0
+    accounts: int = 0
+    contracts: int = 0
+    subscribers: int = 0
+    usage_records: int = 0
+    entities: int = 0
+    changes: int = 0
+    deepest_hierarchy: int = 0
+    seconds: float = 0.0
+    samples: dict[str, str] = field(default_factory=dict)  # one value per search key
+
+
+@dataclass
+class _Bundle:
+    entities: list[Entity]
+    usage: list[UsageRecord]
+    depth: int
+
+
+class Generator:
+    """Builds customers one at a time from a seeded random source."""
+
+    def __init__(self, seed: int, as_of: date, first_serial: int = 0) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by design
+        self.fakers = {loc: Faker(loc) for loc in LOCALES}
+        for i, fake in enumerate(self.fakers.values()):
+            fake.seed_instance(seed * 7919 + i)
+        self.as_of = as_of
+        self.month_start = as_of.replace(day=1)
+        self.month_end = (self.month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        self.serial = first_serial  # numbers subscribers: MSISDN, IMSI and ICCID stay unique
+        self.account_serial = 0
+        self.organisations = 0
+
+    def _id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _instant(self, days_back: int) -> datetime:
+        day = self.as_of - timedelta(days=days_back)
+        seconds = self.rng.randrange(8 * 3600, 22 * 3600)
+        return datetime.combine(day, time(), UTC) + timedelta(seconds=seconds)
+
+    def customer(self, index: int) -> _Bundle:
+        locale = self.rng.choice(list(LOCALES))
+        fake = self.fakers[locale]
+        country = LOCALES[locale]
+        organisation = self.rng.random() < 0.15
+        if organisation:
+            self.organisations += 1
+        number = f"C{index:08d}"
+        cid = self._id()
+        addresses = self._addresses(fake, country, organisation)
+        mail_name = f"{fake.user_name()}.{index}"
+        contacts = [
+            ContactMedium(
+                type="email", value=f"{mail_name}@{fake.free_email_domain()}", preferred=True
+            )
+        ]
+        idents: list[Identification] = []
+        persons: list[ContactPerson] = []
+        if organisation:
+            party: Individual | Organization = Organization(
+                name=f"{fake.company()} {index}",
+                legal_form=self.rng.choice(["GmbH", "AG", "SARL", "Sp. z o.o.", "S.L.", "S.r.l."]),
+            )
+            idents.append(
+                Identification(
+                    type="company_registration",
+                    value=f"{country}-HR{self.rng.randrange(10**7):07d}",
+                )
+            )
+            idents.append(
+                Identification(type="tin", value=f"{country}{index:09d}", issuing_country=country)
+            )
+            for role in ("authorized_contact", "billing_contact"):
+                persons.append(
+                    ContactPerson(
+                        id=self._id(),
+                        role=role,
+                        given_name=fake.first_name(),
+                        family_name=fake.last_name(),
+                        contact_media=[
+                            ContactMedium(
+                                type="email", value=f"{role}.{index}@{fake.free_email_domain()}"
+                            )
+                        ],
+                    )
+                )
+        else:
+            party = Individual(
+                given_name=fake.first_name(),
+                family_name=fake.last_name(),
+                birth_date=self.as_of - timedelta(days=self.rng.randrange(18 * 365, 90 * 365)),
+                nationality=country,
+            )
+            idents.append(
+                Identification(type="tin", value=f"{country}{index:09d}", issuing_country=country)
+            )
+            idents.append(
+                Identification(
+                    type="personal_id", value=f"P{country}{index:08d}", issuing_country=country
+                )
+            )
+            if self.rng.random() < 0.2:
+                idents.append(
+                    Identification(type="passport", value=f"X{index:08d}", issuing_country=country)
+                )
+            if self.rng.random() < 0.05:
+                persons.append(
+                    ContactPerson(
+                        id=self._id(),
+                        role="authorized_contact",
+                        given_name=fake.first_name(),
+                        family_name=fake.last_name(),
+                    )
+                )
+        customer = Customer(
+            id=cid,
+            customer_number=number,
+            party=party,
+            identifications=idents,
+            contact_media=contacts,
+            addresses=addresses,
+            contact_persons=persons,
+            segment="corporate"
+            if organisation
+            else self.rng.choice(["residential", "residential", "youth", "senior"]),
+            status="active" if self.rng.random() < 0.97 else "suspended",
+        )
+        accounts, depth = self._accounts(customer, organisation, fake)
+        entities: list[Entity] = [customer, *accounts]
+        usage: list[UsageRecord] = []
+        leaves = [a for a in accounts if a.parent_id is not None] or accounts
+        for account in leaves if organisation else accounts:
+            for _ in range(
+                self.rng.choice([1, 1, 1, 2, 3]) if organisation else self.rng.choice([1, 1, 2])
+            ):
+                contract_entities, contract_usage = self._contract(customer, account, fake)
+                entities.extend(contract_entities)
+                usage.extend(contract_usage)
+        for account in accounts:
+            if account.payment_responsible:
+                entities.append(
+                    Balance(
+                        id=self._id(),
+                        customer_id=cid,
+                        account_id=account.id,
+                        currency="EUR",
+                        current=-Decimal(self.rng.randrange(0, 50000)) / 100,
+                        unbilled=Decimal(self.rng.randrange(0, 9000)) / 100,
+                        outstanding=Decimal(self.rng.randrange(0, 20000)) / 100,
+                        as_of=self._instant(0),
+                    )
+                )
+        if organisation and self.rng.random() < 0.3:
+            entities.append(
+                DiscountAssignment(
+                    id=self._id(),
+                    customer_id=cid,
+                    account_id=accounts[0].id,
+                    code="CORP_FRAME",
+                    level=AssignmentLevel.ACCOUNT,
+                    value=Decimal(self.rng.choice([5, 10, 15])),
+                )
+            )
+        if organisation and self.rng.random() < 0.1:
+            target = self.rng.choice(accounts)
+            entities.append(
+                ListingSuppression(
+                    id=self._id(),
+                    scope_type=SuppressionScope.ACCOUNT,
+                    customer_id=cid,
+                    account_id=target.id,
+                    reason="works council agreement",
+                )
+            )
+        if self.rng.random() < 0.3:
+            entities.append(
+                AttributeValue(
+                    id=self._id(),
+                    name="loyalty_tier",
+                    entity_kind="customer",
+                    entity_id=cid,
+                    value=self.rng.choice(["bronze", "silver", "gold"]),
+                    customer_id=cid,
+                )
+            )
+        return _Bundle(entities, usage, depth)
+
+    def _addresses(self, fake: Faker, country: str, organisation: bool) -> list[Address]:
+        def address(role: str) -> Address:
+            return Address(
+                role=role,
+                lines=[fake.street_address()[:120]],
+                postcode=fake.postcode()[:16],
+                city=fake.city()[:200],
+                country=country,
+            )
+
+        main = "registration" if organisation else "residence"
+        found = [address(main)]
+        same = Address(**{**found[0].model_dump(), "role": "billing"})  # invoices go home
+        found.append(same if self.rng.random() < 0.7 else address("billing"))
+        if self.rng.random() < 0.2:
+            found.append(address("shipment"))
+        if self.rng.random() < 0.1:
+            found.append(address("contract"))
+        return found
+
+    def _accounts(
+        self, customer: Customer, organisation: bool, fake: Faker
+    ) -> tuple[list[Account], int]:
+        def account(name: str, parent: Account | None, pays: bool) -> Account:
+            self.account_serial += 1
+            return Account(
+                id=self._id(),
+                customer_id=customer.id,
+                name=name[:200],
+                number=f"{customer.customer_number}.{self.account_serial}",
+                parent_id=parent.id if parent else None,
+                payment_responsible=pays,
+                bill_cycle=self.rng.choice(["01", "08", "15", "22"]),
+                payment_method=self.rng.choice(["invoice", "direct_debit", "card"]),
+            )
+
+        root = account(customer.display_name, None, True)
+        if not organisation:
+            return [root], 1
+        accounts = [root]
+        if self.organisations % DEEP_EVERY == 1:
+            depth = self.rng.randrange(51, 80)  # a group with a very deep structure
+            parent = root
+            for level in range(1, depth):
+                parent = account(f"Unit {level}", parent, self.rng.random() < 0.05)
+                accounts.append(parent)
+            return accounts, depth
+        levels = self.rng.choice([2, 2, 3, 3, 4, 5])
+        frontier = [root]
+        for level in range(1, levels):
+            next_frontier = []
+            for parent in frontier:
+                for _ in range(self.rng.randrange(1, 4)):
+                    child = account(f"{fake.city()} {level}", parent, self.rng.random() < 0.15)
+                    accounts.append(child)
+                    next_frontier.append(child)
+            frontier = next_frontier[:12]  # keep a group to a few dozen accounts
+        return accounts, levels
+
+    def _contract(
+        self, customer: Customer, account: Account, fake: Faker
+    ) -> tuple[list[Entity], list[UsageRecord]]:
+        self.serial += 1
+        serial = self.serial
+        kid = self._id()
+        started = self._instant(self.rng.randrange(40, 2000))
+        history = [
+            ContractStatusChange(
+                status=ContractStatus.ACTIVE, at=started, reason="activated at sale"
+            )
+        ]
+        status = ContractStatus.ACTIVE
+        roll = self.rng.random()
+        if roll < 0.04:
+            status = ContractStatus.SUSPENDED
+            history.append(
+                ContractStatusChange(status=status, at=self._instant(20), reason="unpaid invoice")
+            )
+        elif roll < 0.07:
+            status = ContractStatus.DEACTIVATED
+            history.append(
+                ContractStatusChange(
+                    status=status, at=self._instant(35), reason="terminated by customer"
+                )
+            )
+        contract = Contract(
+            id=kid,
+            customer_id=customer.id,
+            account_id=account.id,
+            number=f"CO{serial:09d}",
+            rate_plan=self.rng.choice(RATE_PLANS),
+            sales_application_number=f"SO{serial:09d}",
+            status=status,
+            status_history=history,
+        )
+        live = status is not ContractStatus.DEACTIVATED
+        groups = [BOARD_GROUP] if self.rng.random() < 0.01 else []
+        sub = Subscriber(
+            id=self._id(),
+            customer_id=customer.id,
+            account_id=account.id,
+            contract_id=kid,
+            msisdn=f"+4915{serial:09d}",
+            imsi=f"26201{serial:010d}",
+            iccid=complete_iccid("49", serial),
+            status="active" if live else "deactivated",
+            listing_groups=groups,
+        )
+        scope = {
+            "customer_id": customer.id,
+            "account_id": account.id,
+            "contract_id": kid,
+            "subscriber_id": sub.id,
+        }
+        entities: list[Entity] = [contract, sub]
+        cap = self.rng.choice([5, 10, 20, 50, 100])
+        entities.append(ServiceAssignment(id=self._id(), **scope, service_code="VOICE"))
+        entities.append(ServiceAssignment(id=self._id(), **scope, service_code="SMS"))
+        entities.append(
+            ServiceAssignment(
+                id=self._id(),
+                **scope,
+                service_code="DATA",
+                parameters={"apn": "internet"},
+                limits=[ServiceLimit(name="data_cap", value=Decimal(cap), unit="GB")],
+            )
+        )
+        if self.rng.random() < 0.4:
+            entities.append(
+                ServiceAssignment(
+                    id=self._id(),
+                    **scope,
+                    service_code="ROAMING",
+                    limits=[
+                        ServiceLimit(name="roaming_limit", value=Decimal(50), unit="EUR"),
+                        ServiceLimit(name="spending_limit", value=Decimal(150), unit="EUR"),
+                    ],
+                )
+            )
+        if self.rng.random() < 0.25:
+            entities.append(
+                DiscountAssignment(
+                    id=self._id(),
+                    **{k: v for k, v in scope.items() if k != "subscriber_id"},
+                    code="LOYAL10",
+                    level=AssignmentLevel.CONTRACT,
+                    value=Decimal(10),
+                )
+            )
+        if self.rng.random() < 0.15:
+            entities.append(
+                DiscountAssignment(
+                    id=self._id(),
+                    **scope,
+                    discount_kind="promotion",
+                    code="WELCOME_DATA",
+                    level=AssignmentLevel.SUBSCRIBER,
+                    value=Decimal(5),
+                    value_type="amount",
+                    currency="EUR",
+                    valid_from=self.month_start,
+                    valid_to=self.month_end,
+                )
+            )
+        if self.rng.random() < 0.02:
+            entities.append(
+                ListingSuppression(
+                    id=self._id(),
+                    scope_type=SuppressionScope.SUBSCRIBER,
+                    **scope,
+                    reason="customer request",
+                )
+            )
+        granted_mb = Decimal(cap * 1024)
+        used_mb = (granted_mb * Decimal(self.rng.randrange(0, 100)) / 100).quantize(Decimal(1))
+        for package, unit, granted, used in (
+            ("DATA_MONTH", "mb", granted_mb, used_mb),
+            ("VOICE_MONTH", "minutes", Decimal(300), Decimal(self.rng.randrange(0, 300))),
+            ("SMS_MONTH", "sms", Decimal(100), Decimal(self.rng.randrange(0, 100))),
+        ):
+            entities.append(
+                FreeUnitBucket(
+                    id=self._id(),
+                    **scope,
+                    package=package,
+                    unit=unit,
+                    granted=granted,
+                    used=used,
+                    period_start=self.month_start,
+                    period_end=self.month_end,
+                    as_of=self._instant(0),
+                )
+            )
+        if self.rng.random() < 0.1:
+            entities.append(
+                AttributeValue(
+                    id=self._id(),
+                    name="device_model",
+                    entity_kind="subscriber",
+                    entity_id=sub.id,
+                    value=self.rng.choice(["Fairphone 5", "Pixel 9", "iPhone 16", "Galaxy S25"]),
+                    **scope,
+                )
+            )
+        usage = self._usage(scope, fake) if live else []
+        return entities, usage
+
+    def _usage(self, scope: dict[str, str], fake: Faker) -> list[UsageRecord]:
+        days = max((self.as_of - self.month_start).days, 1)
+        records = []
+        for _ in range(self.rng.randrange(3, 16)):
+            kind = self.rng.choices(list(UsageType), weights=[40, 25, 2, 25, 3, 1, 3, 1])[0]
+            start = self._instant(self.rng.randrange(0, days))
+            voice = kind in (UsageType.VOICE, UsageType.ROAMING_VOICE, UsageType.PREMIUM)
+            data = kind in (UsageType.DATA, UsageType.ROAMING_DATA)
+            charge = (
+                Decimal(self.rng.randrange(0, 250)) / 100
+                if kind.value.startswith(("roaming", "premium"))
+                else Decimal(0)
+            )
+            records.append(
+                UsageRecord(
+                    id=self._id(),
+                    **scope,
+                    start_time=start,
+                    type=kind,
+                    other_party=None if data else f"+49{self.rng.randrange(10**9, 10**10)}",
+                    duration_seconds=self.rng.randrange(5, 1800) if voice else None,
+                    volume_bytes=self.rng.randrange(10**4, 5 * 10**8) if data else None,
+                    charge=Money(amount=charge, currency="EUR"),
+                    roaming_country=self.rng.choice(["FR", "AT", "IT", "ES"])
+                    if kind.value.startswith("roaming")
+                    else None,
+                )
+            )
+        return records
+
+
+def _definitions() -> list[Entity]:
+    return [
+        AttributeDefinition(
+            name="loyalty_tier",
+            label="Loyalty tier",
+            type="enum",
+            entity_kind="customer",
+            enum_values=["bronze", "silver", "gold"],
+        ),
+        AttributeDefinition(
+            name="device_model", label="Device model", type="string", entity_kind="subscriber"
+        ),
+        ListingSuppression(
+            scope_type=SuppressionScope.GROUP,
+            group_name=BOARD_GROUP,
+            reason="board members' numbers",
+        ),
+    ]
+
+
+def seed(
+    engine: Engine,
+    customers: int,
+    seed_value: int,
+    *,
+    as_of: date | None = None,
+    batch: int = 100,
+    user: str = "seed",
+    progress: Callable[[int], None] | None = None,
+) -> SeedReport:
+    """Load ``customers`` synthetic customers; each batch is one audited change."""
+    import time as clock
+
+    started = clock.perf_counter()
+    report = SeedReport()
+    day = as_of or date.today()
+
+    def actor(step: str) -> Actor:
+        return Actor(
+            originating_user=user,
+            principal="crm-adapter-seed",
+            channel="seed",
+            request_id=f"seed-{seed_value}-{customers}-{step}",
+        )
+
+    with UnitOfWork(engine, actor("definitions")) as uow:
+        existing = {d.name for d in uow.find_by(AttributeDefinition)}
+        wanted = [
+            e
+            for e in _definitions()
+            if not (isinstance(e, AttributeDefinition) and e.name in existing)
+        ]
+        if any(isinstance(e, AttributeDefinition) for e in wanted):
+            uow.add_all(wanted)
+            uow.commit("seed.definitions")
+            report.changes += 1
+    generator = Generator(seed_value, day, first_serial=seed_value * 10**7)
+    for start in range(0, customers, batch):
+        count = min(batch, customers - start)
+        bundles = [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
+        try:
+            with UnitOfWork(engine, actor(f"batch-{start // batch}")) as uow:
+                for bundle in bundles:
+                    uow.add_all(bundle.entities)
+                    uow.add_all(bundle.usage)
+                uow.commit("seed.batch", {"seed": seed_value, "first": start, "customers": count})
+        except DuplicateRequest:
+            raise Conflict(
+                f"seed {seed_value} with {customers} customers is already loaded into this "
+                "store (its batches were applied before); use another --seed"
+            ) from None
+        report.changes += 1
+        for bundle in bundles:
+            _count(report, bundle)
+        if progress is not None:
+            progress(count)
+    report.seconds = clock.perf_counter() - started
+    return report
+
+
+def _count(report: SeedReport, bundle: _Bundle) -> None:
+    report.customers += 1
+    report.entities += len(bundle.entities)
+    report.usage_records += len(bundle.usage)
+    report.deepest_hierarchy = max(report.deepest_hierarchy, bundle.depth)
+    for entity in bundle.entities:
+        if isinstance(entity, Account):
+            report.accounts += 1
+        elif isinstance(entity, Contract):
+            report.contracts += 1
+        elif isinstance(entity, Subscriber):
+            report.subscribers += 1
+            report.samples.setdefault("msisdn", entity.msisdn)
+        elif isinstance(entity, Customer):
+            report.samples.setdefault("customer_number", entity.customer_number)
+
+
+def iter_customers(seed_value: int, count: int, as_of: date) -> Iterator[Customer]:
+    """The customers a seed makes, without storing them (to know what to search for)."""
+    generator = Generator(seed_value, as_of, first_serial=seed_value * 10**7)
+    for i in range(count):
+        bundle = generator.customer(seed_value * 10**6 + i)
+        yield next(e for e in bundle.entities if isinstance(e, Customer))
