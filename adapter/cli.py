@@ -71,7 +71,8 @@ def _errors() -> Iterator[None]:
     except DomainError as exc:
         _fail(str(exc), EXIT_STATE)
     except (OperationalError, ProgrammingError) as exc:
-        if "no such table" in str(exc) or "does not exist" in str(exc):
+        text = str(exc)
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
             _fail("the store has no schema yet; run `crm-adapter db upgrade`", EXIT_STATE)
         raise
 
@@ -802,6 +803,15 @@ def demo_cmd() -> None:
         "crm-adapter audit verify"
     )
 
+
+def _register_commands() -> None:
+    # Commands kept in modules of their own import this one for its helpers.
+    from adapter.cli_search import search_cmd
+
+    main.add_command(search_cmd)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
