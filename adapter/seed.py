@@ -47,6 +47,7 @@ from adapter.domain.model import (
     UsageRecord,
     UsageType,
 )
+from adapter.store.database import analyze
 from adapter.store.uow import DuplicateRequest, UnitOfWork
 
 LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": "IT"}
@@ -541,6 +542,7 @@ def seed(
             uow.commit("seed.definitions")
             report.changes += 1
     generator = Generator(seed_value, day, first_serial=seed_value * 10**7)
+    next_analyze = 1000
     for start in range(0, customers, batch):
         count = min(batch, customers - start)
         bundles = [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
@@ -558,8 +560,12 @@ def seed(
         report.changes += 1
         for bundle in bundles:
             _count(report, bundle)
+        if report.customers >= next_analyze:  # statistics that keep up with the load
+            analyze(engine)
+            next_analyze *= 2
         if progress is not None:
             progress(count)
+    analyze(engine)
     report.seconds = clock.perf_counter() - started
     return report
 

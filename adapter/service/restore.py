@@ -58,7 +58,7 @@ def restore(
             )
         restored = _contract_status_moves_forward(current, restored, version, uow.now())
     if current is None:
-        uow.add(restored)
+        uow.add(restored, recreate=True)
     else:
         uow.replace(restored)
     return restored

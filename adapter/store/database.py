@@ -49,6 +49,15 @@ def _sqlite_behaviour(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load. Until autovacuum gets there,
+    PostgreSQL takes a freshly filled table for an empty one and, for example, walks a deep
+    hierarchy with a hash join per level (34 s instead of 0.1 s for 10,000 levels)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("ANALYZE")
+
+
 def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 

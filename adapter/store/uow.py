@@ -28,7 +28,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -119,9 +118,6 @@ _CLOSE_VERSION = (
 )
 
 
-BULK_ANALYZE_ROWS = 5000
-
-
 def _accounts(writes: list[_Write]) -> tuple[list[Account], list[Account]]:
     """The accounts a unit creates, and those it moves to another parent."""
     created: list[Account] = []
@@ -168,6 +164,7 @@ class _Tracked:
     snapshot: dict[str, Any] | None  # as loaded; None for a new entity
     stored: bool = True
     removed: bool = False
+    recreate: bool = False
 
 
 @dataclass
@@ -296,15 +293,17 @@ class UnitOfWork:
 
     # ------------------------------------------------------------------ registering
 
-    def add(self, entity: Entity) -> None:
+    def add(self, entity: Entity, *, recreate: bool = False) -> None:
+        """Register a new entity. A new id is taken as fresh: should it exist already, the
+        commit is refused by the store's keys. ``recreate`` brings back an entity deleted
+        earlier (as restore does): it is checked to be absent now, and its version numbers
+        continue from its history."""
         key = (entity.kind, entity.id)
         existing = self._tracked.get(key)
         if existing is not None and existing.entity is not entity:
             raise Conflict(f"{entity.kind} {entity.id} is already in this unit of work")
         if existing is None:
-            # Whether the id is taken, and the versions it had if it is being re-created, are
-            # looked up for all new entities at once when the unit commits.
-            self._tracked[key] = _Tracked(entity, 0, None, stored=False)
+            self._tracked[key] = _Tracked(entity, 0, None, stored=False, recreate=recreate)
 
     def add_all(self, entities: Iterable[Entity]) -> None:
         for entity in entities:
@@ -372,7 +371,6 @@ class UnitOfWork:
             conn.execute(insert(t.entity_version), versions)
         conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
         conn.commit()
-        self._refresh_statistics(writes)
         self._committed = CommittedChange(
             id=seq,
             at=at,
@@ -394,22 +392,6 @@ class UnitOfWork:
             appended=len(appended),
         )
         return self._committed
-
-    def _refresh_statistics(self, writes: list[_Write]) -> None:
-        """After a bulk unit on PostgreSQL, analyse the tables it filled: until autovacuum
-        gets there, the planner would take a freshly loaded table for an empty one and walk a
-        deep hierarchy with a hash join per level instead of the parent index."""
-        conn = self.connection
-        if conn.dialect.name != "postgresql":
-            return
-        created: dict[str, int] = {}
-        for write in writes:
-            if write.op == "create":
-                created[write.mapping.table.name] = created.get(write.mapping.table.name, 0) + 1
-        for table, count in created.items():
-            if count >= BULK_ANALYZE_ROWS:
-                conn.execute(text(f"ANALYZE {t.metadata.tables[table].name}"))
-                conn.commit()
 
     def _check_before_write(self, writes: list[_Write], appended: list[Entity]) -> None:
         self._check_unique_keys(writes)
@@ -528,11 +510,11 @@ class UnitOfWork:
         }
 
     def _number_new_entities(self) -> None:
-        """Refuse new entities whose id is taken, and let an entity deleted earlier and now
-        re-created continue its version numbers: two queries per kind, in chunks."""
+        """For entities being re-created: refuse one that exists now, and continue the version
+        numbers of one deleted earlier (two queries per kind, in chunks)."""
         new: dict[str, list[_Tracked]] = {}
         for tracked in self._tracked.values():
-            if not tracked.stored:
+            if tracked.recreate and not tracked.stored:
                 new.setdefault(tracked.entity.kind, []).append(tracked)
         v = t.entity_version.c
         for kind, items in new.items():

@@ -25,6 +25,7 @@ from adapter.domain.model import (
 from adapter.queries import hierarchy as h
 from adapter.queries.effective import effective_for_subscriber
 from adapter.service.hierarchy import create_account, move_account, set_payment_responsibility
+from adapter.store.database import analyze
 from adapter.store.reading import read_connection
 from adapter.store.uow import UnitOfWork
 from tests import factories as f
@@ -42,6 +43,8 @@ def build_chain(engine: Engine, actor: MakeActor, depth: int) -> tuple[Customer,
         uow.add(c)
         uow.add_all(chain)
         uow.commit("hierarchy.create")
+    if depth >= 1000:
+        analyze(engine)  # as a bulk import does: fresh statistics for the planner
     return c, chain
 
 
@@ -215,6 +218,7 @@ def test_tree_of_a_hundred_thousand_nodes(engine: Engine, actor: MakeActor) -> N
         uow.add(c)
         uow.add_all(nodes)
         uow.commit("hierarchy.create")
+    analyze(engine)
     leaf = nodes[-1]
     with read_connection(engine) as conn:
         found = h.payer(conn, leaf.id)

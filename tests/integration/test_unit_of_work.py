@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adapter.domain import Actor
-from adapter.domain.errors import ConcurrencyConflict, MissingActor, ValidationFailed
+from adapter.domain.errors import ConcurrencyConflict, Conflict, MissingActor, ValidationFailed
 from adapter.domain.model import Customer, Money, UsageRecord, UsageType
 from adapter.store import tables as t
 from adapter.store.uow import DuplicateRequest, UnitOfWork
@@ -235,7 +235,7 @@ def test_remove_writes_a_delete_version_and_recreate_continues_numbering(
         uow.commit("customer.delete")
     assert count(engine, t.customer) == 0 and count(engine, t.customer_identification) == 0
     with UnitOfWork(engine, actor()) as uow:
-        uow.add(Customer.model_validate(c.snapshot()))
+        uow.add(Customer.model_validate(c.snapshot()), recreate=True)
         change = uow.commit("customer.recreate")
     assert change.versions == (("customer", c.id, 3, "create"),)
 
@@ -295,3 +295,28 @@ def test_change_log_refuses_update_and_delete(engine: Engine, actor: MakeActor) 
         conn.execute(t.change.update().values(originating_user="mallory"))
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(t.change.delete())
+
+
+def test_adding_an_entity_whose_id_exists_is_refused(engine: Engine, actor: MakeActor) -> None:
+    c = f.customer()
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add(c)
+        uow.commit("customer.create")
+    twin = f.customer(id=c.id)
+    with (
+        pytest.raises(Conflict, match="contradicts stored data"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
+        uow.add(twin)
+        uow.commit("customer.create")
+    assert count(engine, t.customer) == 1
+
+
+def test_recreating_an_entity_that_exists_is_refused(engine: Engine, actor: MakeActor) -> None:
+    c = f.customer()
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add(c)
+        uow.commit("customer.create")
+    with pytest.raises(Conflict, match="already exists"), UnitOfWork(engine, actor()) as uow:
+        uow.add(Customer.model_validate(c.snapshot()), recreate=True)
+        uow.commit("customer.recreate")
