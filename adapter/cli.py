@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -647,7 +647,7 @@ def effective_cmd(subscriber: str, on: str | None, as_json: bool) -> None:
     """Discounts, promotions and listing suppressions that apply to SUBSCRIBER (id or
     MSISDN), and where each comes from."""
     try:
-        day = date.fromisoformat(on) if on else date.today()
+        day = date.fromisoformat(on) if on else datetime.now(UTC).date()
     except ValueError:
         raise click.BadParameter(f"{on!r} is not a date (YYYY-MM-DD)", param_hint="--on") from None
     with _errors(), read_connection(_container().engine) as conn:
@@ -712,7 +712,12 @@ def audit_head(as_json: bool) -> None:
 
 
 @main.command("seed")
-@click.option("--customers", type=click.IntRange(1, 10_000_000), required=True)
+@click.option(
+    "--customers",
+    type=click.IntRange(1, 1_000_000),
+    required=True,
+    help="How many (at most 1,000,000 per seed: seeds number customers apart).",
+)
 @click.option(
     "--seed",
     "seed_value",

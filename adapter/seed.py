@@ -53,6 +53,7 @@ from adapter.store.uow import DuplicateRequest, UnitOfWork
 LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": "IT"}
 RATE_PLANS = ("RP_S", "RP_M", "RP_L", "RP_XL", "RP_BUSINESS", "RP_PREPAID")
 BOARD_GROUP = "BOARD"
+BOARD_SUPPRESSION_ID = "00000000-0000-4000-8000-00000000b0a2"  # one per store, whatever seed
 DEEP_EVERY = 40  # the 1st, 41st, 81st… organisation gets a hierarchy deeper than 50 levels
 
 
@@ -498,6 +499,7 @@ def _definitions() -> list[Entity]:
             name="device_model", label="Device model", type="string", entity_kind="subscriber"
         ),
         ListingSuppression(
+            id=BOARD_SUPPRESSION_ID,
             scope_type=SuppressionScope.GROUP,
             group_name=BOARD_GROUP,
             reason="board members' numbers",
@@ -531,13 +533,13 @@ def seed(
         )
 
     with UnitOfWork(engine, actor("definitions")) as uow:
-        existing = {d.name for d in uow.find_by(AttributeDefinition)}
         wanted = [
             e
             for e in _definitions()
-            if not (isinstance(e, AttributeDefinition) and e.name in existing)
+            if (isinstance(e, AttributeDefinition) and not uow.find_by(type(e), name=e.name))
+            or (isinstance(e, ListingSuppression) and uow.find(type(e), e.id) is None)
         ]
-        if any(isinstance(e, AttributeDefinition) for e in wanted):
+        if wanted:
             uow.add_all(wanted)
             uow.commit("seed.definitions")
             report.changes += 1

@@ -94,10 +94,34 @@ def country(value: str) -> str:
     return value
 
 
+# Letters that carry no separable accent, so NFKD leaves them: folded by hand.
+_FOLD = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "l",
+        "ø": "o",
+        "Ø": "o",
+        "đ": "d",
+        "Đ": "d",
+        "ħ": "h",
+        "Ħ": "h",
+        "\u0131": "i",  # dotless i
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "þ": "th",
+        "Þ": "th",
+        "ð": "d",
+        "Ð": "d",
+    }
+)
+
+
 def search_text(value: str) -> str:
-    """Case- and accent-insensitive form for search keys: NFKD, marks dropped, lower-cased,
-    inner whitespace collapsed."""
-    decomposed = unicodedata.normalize("NFKD", value)
+    """Case- and accent-insensitive form for search keys: NFKD, marks dropped, letters such
+    as ł, ø, đ, æ folded, lower-cased, inner whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_FOLD))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
 

@@ -70,6 +70,9 @@ def effective_for_subscriber(conn: Connection, subscriber_id: str, on: date) -> 
     chain: list[Node] = [own_account, *ancestors(conn, sub.account_id)]
     levels = {node.id: i for i, node in enumerate(chain)}
     numbers = {node.id: node.number for node in chain}
+    contract_number = conn.execute(
+        select(t.contract.c.number).where(t.contract.c.id == sub.contract_id)
+    ).scalar_one_or_none()
 
     def account_origin(account_id: str) -> Origin:
         up = levels[account_id]
@@ -97,7 +100,7 @@ def effective_for_subscriber(conn: Connection, subscriber_id: str, on: date) -> 
         if item.level.value == "subscriber":
             origin = Origin("own", "subscriber", sub.id, sub.msisdn)
         elif item.level.value == "contract":
-            origin = Origin("contract", "contract", sub.contract_id)
+            origin = Origin("contract", "contract", sub.contract_id, contract_number)
         elif levels[item.account_id] > 0 and not item.inherited:
             continue  # an account-level discount that stays on its own account
         else:

@@ -240,7 +240,13 @@ def subtree(
                 select(down.c.depth, func.count()).group_by(down.c.depth).order_by(down.c.depth)
             )
         ]
-    return Subtree(root, nodes, sum(n for _, n in per_level), max_depth, per_level)
+    return Subtree(
+        root._replace(payer_id=root_payer_id),
+        nodes,
+        sum(n for _, n in per_level),
+        max_depth,
+        per_level,
+    )
 
 
 def draw_order(nodes: Iterable[Node]) -> list[Node]:

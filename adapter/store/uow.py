@@ -131,6 +131,46 @@ def _accounts(writes: list[_Write]) -> tuple[list[Account], list[Account]]:
     return created, moved
 
 
+def _parents_first(run: list[_Write]) -> list[_Write]:
+    """New accounts ordered so that a parent created in the same unit comes before its
+    children (an explicit walk, for any depth); other kinds keep their order."""
+    if not run or not isinstance(run[0].entity, Account):
+        return run
+    by_id = {w.entity.id: w for w in run}
+    ordered: list[_Write] = []
+    placed: set[str] = set()
+    for write in run:
+        pending: list[_Write] = []
+        seen: set[str] = set()
+        current: _Write | None = write
+        while current is not None and current.entity.id not in placed:
+            if current.entity.id in seen:
+                break  # a cycle: check_hierarchy has refused it already
+            seen.add(current.entity.id)
+            pending.append(current)
+            parent = getattr(current.entity, "parent_id", None)
+            current = by_id.get(parent) if parent else None
+        for item in reversed(pending):
+            if item.entity.id not in placed:
+                placed.add(item.entity.id)
+                ordered.append(item)
+    return ordered
+
+
+def _integrity_conflict(exc: IntegrityError, writes: list[_Write]) -> Conflict:
+    """A clear sentence for what the store's keys refused."""
+    text = str(exc.orig).lower()
+    removed = [f"{w.entity.kind} {w.entity.id}" for w in writes if w.op == "delete"]
+    if removed and "foreign key" in text:
+        return Conflict(f"cannot remove {', '.join(removed)}: other records still refer to it")
+    if "entity_version" in text or ".id" in text or "pk_" in text:
+        return Conflict(
+            "a new entity has the id of one that exists or existed before; a deleted entity "
+            "comes back through restore"
+        )
+    return Conflict(f"the write contradicts stored data: {exc.orig}")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -364,11 +404,14 @@ class UnitOfWork:
             conn.execute(insert(t.change), [change])
         except IntegrityError as exc:  # only if something wrote around the chain lock
             raise DuplicateRequest(self.actor.request_id) from exc
-        self._write_rows(writes, appended, at, seq)
-        self._check_after_write(writes)
-        if versions:
-            self._close_previous_versions(writes, at)
-            conn.execute(insert(t.entity_version), versions)
+        try:
+            self._write_rows(writes, appended, at, seq)
+            self._check_after_write(writes)
+            if versions:
+                self._close_previous_versions(writes, at)
+                conn.execute(insert(t.entity_version), versions)
+        except IntegrityError as exc:
+            raise _integrity_conflict(exc, writes) from None
         conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
         conn.commit()
         self._committed = CommittedChange(
@@ -449,43 +492,35 @@ class UnitOfWork:
     def _write_rows(
         self, writes: list[_Write], appended: list[Entity], at: datetime, seq: int
     ) -> None:
-        """New rows first, one executemany per table in foreign-key order (within a table in
-        the order they were added, so parent accounts come before their children), then
-        updates, then deletes; usage lines last."""
+        """Deletes first (so that a number they free can be taken again), then new rows, one
+        executemany per table in foreign-key order (accounts parents first), then updates
+        (which may point at the new rows), then usage lines."""
         conn = self.connection
         created: dict[str, list[_Write]] = {}
         for write in writes:
             if write.op == "create":
                 created.setdefault(write.mapping.table.name, []).append(write)
-        try:
-            for table in t.metadata.sorted_tables:
-                if table.name in created:
-                    self._insert_run(created[table.name], at)
-            for write in writes:
-                if write.op == "update":
-                    self._write_row(write, at)
-            for write in reversed(writes):
-                if write.op == "delete":
-                    self._write_row(write, at)
-            for kind in {e.kind for e in appended}:
-                conn.execute(
-                    insert(mapping_for(kind).table),
-                    [
-                        self._row_values(
-                            _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at
-                        )
-                        | {"change_id": seq}
-                        for e in appended
-                        if e.kind == kind
-                    ],
-                )
-        except IntegrityError as exc:
-            removed = [f"{w.entity.kind} {w.entity.id}" for w in writes if w.op == "delete"]
-            if removed and "foreign key" in str(exc.orig).lower():
-                raise Conflict(
-                    f"cannot remove {', '.join(removed)}: other records still refer to it"
-                ) from None
-            raise Conflict(f"the write contradicts stored data: {exc.orig}") from None
+        for write in reversed(writes):
+            if write.op == "delete":
+                self._write_row(write, at)
+        for table in t.metadata.sorted_tables:
+            if table.name in created:
+                self._insert_run(_parents_first(created[table.name]), at)
+        for write in writes:
+            if write.op == "update":
+                self._write_row(write, at)
+        for kind in {e.kind for e in appended}:
+            conn.execute(
+                insert(mapping_for(kind).table),
+                [
+                    self._row_values(
+                        _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at
+                    )
+                    | {"change_id": seq}
+                    for e in appended
+                    if e.kind == kind
+                ],
+            )
 
     def _insert_run(self, run: list[_Write], at: datetime) -> None:
         mapping = run[0].mapping

@@ -304,7 +304,7 @@ def test_adding_an_entity_whose_id_exists_is_refused(engine: Engine, actor: Make
         uow.commit("customer.create")
     twin = f.customer(id=c.id)
     with (
-        pytest.raises(Conflict, match="contradicts stored data"),
+        pytest.raises(Conflict, match="has the id of one that exists"),
         UnitOfWork(engine, actor()) as uow,
     ):
         uow.add(twin)
@@ -320,3 +320,48 @@ def test_recreating_an_entity_that_exists_is_refused(engine: Engine, actor: Make
     with pytest.raises(Conflict, match="already exists"), UnitOfWork(engine, actor()) as uow:
         uow.add(Customer.model_validate(c.snapshot()), recreate=True)
         uow.commit("customer.recreate")
+
+
+def test_number_freed_by_a_removal_can_be_taken_in_the_same_unit(
+    engine: Engine, actor: MakeActor
+) -> None:
+    from adapter.domain.model import Account
+
+    c = f.customer()
+    old = f.account(c, number="ACC-1")
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add_all([c, old])
+        uow.commit("setup")
+    with UnitOfWork(engine, actor()) as uow:
+        uow.remove(uow.get(Account, old.id))
+        uow.add(f.account(c, number="ACC-1"))
+        change = uow.commit("account.replace")
+    assert sorted(op for *_, op in change.versions) == ["create", "delete"]
+
+
+def test_child_account_added_before_its_new_parent_is_written_after_it(
+    engine: Engine, actor: MakeActor
+) -> None:
+    c = f.customer()
+    parent = f.account(c)
+    child = f.account(c, parent_id=parent.id)
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add_all([c, child, parent])
+        change = uow.commit("accounts.create")
+    assert len(change.versions) == 3
+
+
+def test_plain_add_of_a_deleted_id_points_to_restore(engine: Engine, actor: MakeActor) -> None:
+    c = f.customer()
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add(c)
+        uow.commit("customer.create")
+    with UnitOfWork(engine, actor()) as uow:
+        uow.remove(uow.get(Customer, c.id))
+        uow.commit("customer.delete")
+    with (
+        pytest.raises(Conflict, match="comes back through restore"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
+        uow.add(Customer.model_validate(c.snapshot()))
+        uow.commit("customer.create")

@@ -313,3 +313,11 @@ def test_identifier_key_makes_differently_written_numbers_equal() -> None:
 def test_complete_iccid_makes_valid_iccids(serial: int) -> None:
     made = identifiers.complete_iccid("49", serial)
     assert len(made) == 19 and identifiers.iccid(made) == made
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [("Łowicz", "lowicz"), ("Søren", "soren"), ("Đorđe", "dorde"), ("Ærøskøbing", "aeroskobing")],
+)
+def test_search_text_folds_letters_without_separable_accents(raw: str, key: str) -> None:
+    assert identifiers.search_text(raw) == key
