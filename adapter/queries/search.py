@@ -418,17 +418,21 @@ def _fuzzy_page_postgresql(
         c.name_key.op("%>")(literal(fragment)),
         similarity >= FUZZY_THRESHOLD,
     ]
-    total = conn.execute(select(func.count()).select_from(t.customer).where(*matching))
-    counted = int(total.scalar_one())
-    rows: Sequence[Row[Any]] = []
-    if counted > offset:
-        rows = conn.execute(
-            select(*_ITEM_COLUMNS, similarity.label("similarity"))
-            .where(*matching)
-            .order_by(similarity.desc(), c.name_key, c.id)
-            .limit(limit)
-            .offset(offset)
-        ).all()
+    # One walk of the trigram index gives the page and, on every row, the number of matches.
+    rows: Sequence[Row[Any]] = conn.execute(
+        select(*_ITEM_COLUMNS, similarity.label("similarity"), func.count().over().label("total"))
+        .where(*matching)
+        .order_by(similarity.desc(), c.name_key, c.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if rows:
+        counted = int(rows[0].total)
+    elif offset == 0:
+        counted = 0
+    else:  # a page past the end: count on its own
+        total = conn.execute(select(func.count()).select_from(t.customer).where(*matching))
+        counted = int(total.scalar_one())
     return SearchPage(counted, [_item(row, row.similarity) for row in rows], limit, offset)
 
 
