@@ -18,7 +18,9 @@ from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar
 
+import psycopg
 import structlog
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     Connection,
     Engine,
@@ -129,6 +131,9 @@ def _accounts(writes: list[_Write]) -> tuple[list[Account], list[Account]]:
             elif w.op == "update" and "parent_id" in w.diff:
                 moved.append(w.entity)
     return created, moved
+
+
+COPY_ROWS = 500
 
 
 def _parents_first(run: list[_Write]) -> list[_Write]:
@@ -409,7 +414,7 @@ class UnitOfWork:
             self._check_after_write(writes)
             if versions:
                 self._close_previous_versions(writes, at)
-                conn.execute(insert(t.entity_version), versions)
+                self._insert_many(t.entity_version, versions)
         except IntegrityError as exc:
             raise _integrity_conflict(exc, writes) from None
         conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
@@ -495,7 +500,6 @@ class UnitOfWork:
         """Deletes first (so that a number they free can be taken again), then new rows, one
         executemany per table in foreign-key order (accounts parents first), then updates
         (which may point at the new rows), then usage lines."""
-        conn = self.connection
         created: dict[str, list[_Write]] = {}
         for write in writes:
             if write.op == "create":
@@ -510,8 +514,8 @@ class UnitOfWork:
             if write.op == "update":
                 self._write_row(write, at)
         for kind in {e.kind for e in appended}:
-            conn.execute(
-                insert(mapping_for(kind).table),
+            self._insert_many(
+                mapping_for(kind).table,
                 [
                     self._row_values(
                         _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at
@@ -524,7 +528,7 @@ class UnitOfWork:
 
     def _insert_run(self, run: list[_Write], at: datetime) -> None:
         mapping = run[0].mapping
-        self.connection.execute(insert(mapping.table), [self._row_values(w, at) for w in run])
+        self._insert_many(mapping.table, [self._row_values(w, at) for w in run])
         if mapping.children:
             children: dict[Table, list[dict[str, Any]]] = {}
             for write in run:
@@ -532,7 +536,29 @@ class UnitOfWork:
                     children.setdefault(child, []).extend(rows)
             for child, rows in children.items():
                 if rows:
-                    self.connection.execute(insert(child), rows)
+                    self._insert_many(child, rows)
+
+    def _insert_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows; many of them on PostgreSQL go through COPY, an order of magnitude
+        cheaper per row than INSERT (a seed or import unit writes hundreds of thousands)."""
+        conn = self.connection
+        if conn.dialect.name != "postgresql" or len(rows) < COPY_ROWS:
+            conn.execute(insert(table), rows)
+            return
+        columns = [c.name for c in table.columns if c.name in rows[0]]
+        json_columns = {c.name for c in table.columns if isinstance(c.type, type(t.Json))}
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        names = ", ".join(f'"{name}"' for name in columns)
+        # Table and column names come from the schema, never from input.
+        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [Jsonb(row[c]) if c in json_columns else row[c] for c in columns]
+                    )
+        except psycopg.errors.IntegrityError as exc:  # as SQLAlchemy would have raised it
+            raise IntegrityError(statement, None, exc) from exc
 
     @staticmethod
     def _row_values(write: _Write, at: datetime) -> dict[str, Any]:
