@@ -384,10 +384,6 @@ class UnitOfWork:
         if self._committed is not None:
             raise RuntimeError("this unit of work has already committed")
         conn = self.connection
-        # A replay is recognised before anything about its content is checked (and again
-        # under the chain lock below, for one that races this unit).
-        if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
-            raise DuplicateRequest(self.actor.request_id)
         writes, appended = self._collect()
         if conn.dialect.name == "sqlite":
             conn.rollback()  # ends the lock-free read phase; the next statement begins IMMEDIATE
@@ -396,9 +392,9 @@ class UnitOfWork:
         # A replay is acknowledged as such before any rule could refuse it as new data.
         if conn.execute(_REQUEST_SEEN, {"b_request": self.actor.request_id}).first():
             raise DuplicateRequest(self.actor.request_id)
-        self._check_before_write(writes, appended)
         at = max(self._clock(), head["at"]) if head["at"] else self._clock()
         seq = int(head["seq"]) + 1
+        self._check_before_write(writes, appended)
         versions = [self._version_row(w, seq, at) for w in writes]
         change = self._change_row(seq, at, head["hash"], operation, summary, writes, appended)
         change["hash"] = change_hash(change, versions)
