@@ -145,7 +145,12 @@ def _account_tree(accounts: list[dict[str, Any]]) -> list[str]:
     stack = [(a, 0) for a in reversed(children.get(None, []))]
     while stack:
         account, depth = stack.pop()
-        pays = "pays" if account["payment_responsible"] else "paid by parent"
+        if account["payment_responsible"]:
+            pays = "pays"
+        elif account.get("payer"):
+            pays = f"paid by {account['payer']}"
+        else:
+            pays = "NO PAYER"
         lines.append(f"  {'  ' * depth}account {account['number']} {account['name']} ({pays})")
         stack.extend((child, depth + 1) for child in reversed(children.get(account["id"], [])))
     return lines

@@ -60,6 +60,13 @@ def _rows(conn: Connection, table: Table, **equals: Any) -> list[dict[str, Any]]
     return [{**row.data, "_version": row.version} for row in conn.execute(query)]
 
 
+def _payer_number(conn: Connection, account_id: str) -> str | None:
+    from adapter.queries.hierarchy import payer
+
+    found = payer(conn, account_id)
+    return found.payer.number if found.payer else None
+
+
 def customer_view(conn: Connection, ref: str) -> dict[str, Any]:
     """The customer named by ``ref`` with its accounts, contracts, subscribers, services,
     discounts, balances, free units, listing suppressions and custom attribute values."""
@@ -73,7 +80,10 @@ def customer_view(conn: Connection, ref: str) -> dict[str, Any]:
         attributes.setdefault(key, {})[value["name"]] = value["value"]
     return {
         "customer": found[0],
-        "accounts": _rows(conn, t.account, customer_id=customer_id),
+        "accounts": [
+            {**account, "payer": _payer_number(conn, account["id"])}
+            for account in _rows(conn, t.account, customer_id=customer_id)
+        ],
         "contracts": _rows(conn, t.contract, customer_id=customer_id),
         "subscribers": _rows(conn, t.subscriber, customer_id=customer_id),
         "services": _rows(conn, t.service_assignment, customer_id=customer_id),

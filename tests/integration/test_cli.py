@@ -362,3 +362,11 @@ def test_effective_with_a_bad_date_is_refused(cli: CliRunner, engine: Engine) ->
     _corporate_tree(engine)
     result = cli.invoke(main, ["effective", "+491705550001", "--on", "2026-13-01"])
     assert result.exit_code == 2 and "is not a date" in result.output
+
+
+def test_customer_show_names_the_real_payer_of_each_account(cli: CliRunner, engine: Engine) -> None:
+    _corporate_tree(engine)
+    shown = run(cli, "customer", "show", "ORG-1").output
+    assert "account ORG-1.1.1.1 Team (paid by ORG-1.1)" in shown
+    view = json.loads(run(cli, "customer", "show", "ORG-1", "--json").output)
+    assert {a["number"]: a["payer"] for a in view["accounts"]}["ORG-1.1.1"] == "ORG-1.1"
