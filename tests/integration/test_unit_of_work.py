@@ -365,3 +365,24 @@ def test_plain_add_of_a_deleted_id_points_to_restore(engine: Engine, actor: Make
     ):
         uow.add(Customer.model_validate(c.snapshot()))
         uow.commit("customer.create")
+
+
+def test_key_violation_in_a_bulk_unit_is_a_clear_conflict(engine: Engine, actor: MakeActor) -> None:
+    """600 new rows go through COPY on PostgreSQL; a taken id among them is still reported
+    as a conflict, and nothing of the unit is written."""
+    c = f.customer()
+    first = f.account(c)
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add_all([c, first])
+        uow.commit("setup")
+    many = [f.account(c) for _ in range(599)] + [f.account(c, id=first.id)]
+    with (
+        pytest.raises(Conflict, match="has the id of one that exists"),
+        UnitOfWork(engine, actor()) as uow,
+    ):
+        uow.add_all(many)
+        uow.commit("accounts.create")
+    from adapter.domain.model import Account
+
+    with UnitOfWork(engine, actor()) as uow:
+        assert len(uow.find_by(Account, customer_id=c.id)) == 1
