@@ -60,11 +60,42 @@ def _rows(conn: Connection, table: Table, **equals: Any) -> list[dict[str, Any]]
     return [{**row.data, "_version": row.version} for row in conn.execute(query)]
 
 
-def _payer_number(conn: Connection, account_id: str) -> str | None:
+def _with_payers(conn: Connection, accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each account with the number of its payer. Walked in memory through the customer's
+    own accounts; only a chain that leaves them (a parent in another customer's tree) asks
+    the hierarchy, once per such parent."""
     from adapter.queries.hierarchy import payer
 
-    found = payer(conn, account_id)
-    return found.payer.number if found.payer else None
+    by_id = {a["id"]: a for a in accounts}
+    outside: dict[str, str | None] = {}
+    found: dict[str, str | None] = {}
+    for account in accounts:
+        path: list[str] = []
+        current: dict[str, Any] | None = account
+        answer: str | None = None
+        while current is not None:
+            if current["id"] in found:
+                answer = found[current["id"]]
+                break
+            if current["id"] in path:
+                break  # a damaged tree: no payer rather than a loop
+            path.append(current["id"])
+            if current["payment_responsible"]:
+                answer = current["number"]
+                break
+            parent = current["parent_id"]
+            if parent is None:
+                break
+            if parent not in by_id:
+                if parent not in outside:
+                    result = payer(conn, parent)
+                    outside[parent] = result.payer.number if result.payer else None
+                answer = outside[parent]
+                break
+            current = by_id[parent]
+        for account_id in path:
+            found[account_id] = answer
+    return [{**a, "payer": found.get(a["id"])} for a in accounts]
 
 
 def customer_view(conn: Connection, ref: str) -> dict[str, Any]:
@@ -80,10 +111,7 @@ def customer_view(conn: Connection, ref: str) -> dict[str, Any]:
         attributes.setdefault(key, {})[value["name"]] = value["value"]
     return {
         "customer": found[0],
-        "accounts": [
-            {**account, "payer": _payer_number(conn, account["id"])}
-            for account in _rows(conn, t.account, customer_id=customer_id)
-        ],
+        "accounts": _with_payers(conn, _rows(conn, t.account, customer_id=customer_id)),
         "contracts": _rows(conn, t.contract, customer_id=customer_id),
         "subscribers": _rows(conn, t.subscriber, customer_id=customer_id),
         "services": _rows(conn, t.service_assignment, customer_id=customer_id),

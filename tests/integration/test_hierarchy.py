@@ -375,3 +375,22 @@ def test_effective_shows_what_applies_and_where_it_comes_from(
 def test_effective_for_an_unknown_subscriber_is_not_found(engine: Engine) -> None:
     with read_connection(engine) as conn, pytest.raises(NotFound):
         effective_for_subscriber(conn, "nope", date(2026, 1, 1))
+
+
+def test_customer_view_names_a_payer_in_another_customers_tree(
+    engine: Engine, actor: MakeActor
+) -> None:
+    from adapter.queries.customers import customer_view
+
+    group, group_chain = build_chain(engine, actor, 2)
+    member = f.customer()
+    local = f.account(member, parent_id=group_chain[1].id, payment_responsible=False)
+    leaf = f.account(member, parent_id=local.id, payment_responsible=False)
+    with UnitOfWork(engine, actor()) as uow:
+        uow.add_all([member, local, leaf])
+        uow.commit("member.create")
+    with read_connection(engine) as conn:
+        view = customer_view(conn, member.customer_number)
+    payers = {a["id"]: a["payer"] for a in view["accounts"]}
+    assert payers == {local.id: group_chain[0].number, leaf.id: group_chain[0].number}
+    assert group.id != member.id
