@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from adapter.queries.effective import Applied, Effective
-from adapter.queries.hierarchy import Node, Subtree, draw_order
+from adapter.queries.hierarchy import Node, Subtree, depth_first, draw_order
 from adapter.queries.history import TimelineEntry
 
 
@@ -134,26 +134,21 @@ def render_customer(view: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _payer_mark(pays: bool, payer: str | None, paying: str = "pays") -> str:
+    if pays:
+        return paying
+    return f"paid by {payer}" if payer else "NO PAYER"
+
+
 def _account_tree(accounts: list[dict[str, Any]]) -> list[str]:
-    """The customer's accounts drawn depth-first from their roots (no recursion: any depth)."""
-    ids = {a["id"] for a in accounts}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for account in sorted(accounts, key=lambda a: a["number"]):
-        parent = account["parent_id"] if account["parent_id"] in ids else None
-        children.setdefault(parent, []).append(account)
-    lines: list[str] = []
-    stack = [(a, 0) for a in reversed(children.get(None, []))]
-    while stack:
-        account, depth = stack.pop()
-        if account["payment_responsible"]:
-            pays = "pays"
-        elif account.get("payer"):
-            pays = f"paid by {account['payer']}"
-        else:
-            pays = "NO PAYER"
-        lines.append(f"  {'  ' * depth}account {account['number']} {account['name']} ({pays})")
-        stack.extend((child, depth + 1) for child in reversed(children.get(account["id"], [])))
-    return lines
+    """The customer's accounts drawn depth first from their roots."""
+    return [
+        f"  {'  ' * depth}account {account['number']} {account['name']} "
+        f"({_payer_mark(account['payment_responsible'], account.get('payer'))})"
+        for account, depth in depth_first(
+            accounts, lambda a: a["id"], lambda a: a["parent_id"], lambda a: a["number"]
+        )
+    ]
 
 
 def render_tree(tree: Subtree, ancestors: list[Node]) -> str:
@@ -171,12 +166,8 @@ def render_tree(tree: Subtree, ancestors: list[Node]) -> str:
     for node in ordered:
         depth = node.depth
         del open_levels[depth:]
-        if node.payment_responsible:
-            mark = "[pays]"
-        elif node.payer_id:
-            mark = f"paid by {numbers.get(node.payer_id, node.payer_id)}"
-        else:
-            mark = "NO PAYER"
+        payer = numbers.get(node.payer_id, node.payer_id) if node.payer_id else None
+        mark = _payer_mark(node.payment_responsible, payer, paying="[pays]")
         if depth == 0:
             prefix = ""
         else:

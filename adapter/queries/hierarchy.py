@@ -7,9 +7,9 @@ tree of any depth works (a chain of 10,000 accounts included). Walks upward use 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -18,6 +18,7 @@ from adapter.domain.errors import NotFound, ValidationFailed
 from adapter.store import tables as t
 
 a = t.account.c
+T = TypeVar("T")
 
 
 class Node(NamedTuple):
@@ -249,18 +250,35 @@ def subtree(
     )
 
 
-def draw_order(nodes: Iterable[Node]) -> list[Node]:
-    """Nodes depth first under their parents, for drawing a tree (an explicit stack)."""
-    nodes = list(nodes)
-    ids = {n.id for n in nodes}
-    children: dict[str | None, list[Node]] = {}
-    for node in sorted(nodes, key=lambda n: (n.depth, n.number)):
-        parent = node.parent_id if node.parent_id in ids else None
-        children.setdefault(parent, []).append(node)
-    ordered: list[Node] = []
-    stack = list(reversed(children.get(None, [])))
+def depth_first(
+    items: Iterable[T],
+    id_of: Callable[[T], str],
+    parent_of: Callable[[T], str | None],
+    sort_key: Callable[[T], Any],
+) -> list[tuple[T, int]]:
+    """Items depth first under their parents, each with its depth below its root (an item
+    whose parent is not among them is a root); siblings in ``sort_key`` order. An explicit
+    stack, so any depth works."""
+    items = list(items)
+    ids = {id_of(item) for item in items}
+    children: dict[str | None, list[T]] = {}
+    for item in sorted(items, key=sort_key):
+        parent = parent_of(item)
+        children.setdefault(parent if parent in ids else None, []).append(item)
+    ordered: list[tuple[T, int]] = []
+    stack = [(item, 0) for item in reversed(children.get(None, []))]
     while stack:
-        node = stack.pop()
-        ordered.append(node)
-        stack.extend(reversed(children.get(node.id, [])))
+        item, depth = stack.pop()
+        ordered.append((item, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(id_of(item), [])))
     return ordered
+
+
+def draw_order(nodes: Iterable[Node]) -> list[Node]:
+    """Nodes depth first under their parents, for drawing a tree."""
+    return [
+        node
+        for node, _ in depth_first(
+            nodes, lambda n: n.id, lambda n: n.parent_id, lambda n: (n.depth, n.number)
+        )
+    ]

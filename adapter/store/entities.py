@@ -71,23 +71,15 @@ def _customer_columns(c: Customer) -> dict[str, Any]:
 
 
 def _customer_children(c: Customer) -> dict[Table, list[dict[str, Any]]]:
+    media = [*c.contact_media, *(m for p in c.contact_persons for m in p.contact_media)]
     contacts = [
         {
             "customer_id": c.id,
             "type": m.type.value,
             "value_key": m.value.lower() if m.type is ContactMediumType.EMAIL else m.value,
         }
-        for m in c.contact_media
+        for m in media
     ]
-    for person in c.contact_persons:
-        contacts.extend(
-            {
-                "customer_id": c.id,
-                "type": m.type.value,
-                "value_key": m.value.lower() if m.type is ContactMediumType.EMAIL else m.value,
-            }
-            for m in person.contact_media
-        )
     return {
         t.customer_identification: [
             {"customer_id": c.id, "type": i.type.value, "value_key": identifier_key(i.value)}

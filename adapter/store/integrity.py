@@ -38,6 +38,7 @@ def check_references(
     """Each entity's owner exists and its customer, account, contract and subscriber are the
     owner's. ``tracked_scope`` answers for owners written in the same unit of work."""
     violations: list[Violation] = []
+    stored: dict[tuple[str, str], Scope | None] = {}  # one query per stored owner, not per entity
     for entity in entities:
         owner = entity.owner()
         if owner is None:
@@ -45,7 +46,9 @@ def check_references(
         kind, owner_id, field = owner
         scope = tracked_scope(kind, owner_id)
         if scope is None:
-            scope = _stored_scope(conn, kind, owner_id)
+            if (kind, owner_id) not in stored:
+                stored[(kind, owner_id)] = _stored_scope(conn, kind, owner_id)
+            scope = stored[(kind, owner_id)]
         if scope is None:
             violations.append(Violation(field, "exists", f"there is no {kind} {owner_id!r}"))
             continue
