@@ -9,14 +9,13 @@ change or version row breaks the chain at that point.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from adapter.store import jsontext
 from adapter.store import tables as t
 from adapter.store.entities import MAPPINGS
 
@@ -48,15 +47,7 @@ CHANGE_FIELDS = (
 
 
 def canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    ).encode()
-
-
-def _default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="microseconds")
-    raise TypeError(f"{type(value).__name__} is not allowed in audited data")
+    return jsontext.encode(value)
 
 
 def usage_digest(snapshots: Iterable[dict[str, Any]]) -> str:
@@ -316,7 +307,9 @@ def _verify_children(
         stored: dict[str, list[str]] = {}
         columns = [c for c in child.c]
         for row in conn.execute(select(*columns).where(child.c.customer_id.in_(ids))):
-            stored.setdefault(row.customer_id, []).append(canonical(dict(row._mapping)).decode())
+            stored.setdefault(row.customer_id, []).append(
+                canonical({str(k): v for k, v in row._mapping.items()}).decode()
+            )
         for entity_id in ids:
             if sorted(stored.get(entity_id, [])) != expected[child.name].get(entity_id, []):
                 report.problem(
