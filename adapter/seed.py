@@ -8,12 +8,16 @@ change's digest.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
+import typing
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from queue import Empty
 
 from faker import Faker
 from sqlalchemy import Engine
@@ -54,6 +58,7 @@ LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": 
 RATE_PLANS = ("RP_S", "RP_M", "RP_L", "RP_XL", "RP_BUSINESS", "RP_PREPAID")
 BOARD_GROUP = "BOARD"
 BOARD_SUPPRESSION_ID = "00000000-0000-4000-8000-00000000b0a2"  # one per store, whatever seed
+PARALLEL_FROM = 1000  # customers; below, starting a second process costs more than it saves
 DEEP_EVERY = 40  # the 1st, 41st, 81st… organisation gets a hierarchy deeper than 50 levels
 
 
@@ -78,6 +83,16 @@ class _Bundle:
     depth: int
 
 
+def _stable_lists(fake: Faker) -> None:
+    """Sort the word lists that a provider builds from a set (Faker's Italian cities): set
+    order follows the process's string hash seed, so the same seed would make other data in
+    another process."""
+    for provider in fake.get_providers():
+        cities = getattr(provider, "cities", None)
+        if isinstance(cities, list):
+            provider.cities = sorted(cities)
+
+
 class Generator:
     """Builds customers one at a time from a seeded random source."""
 
@@ -86,6 +101,7 @@ class Generator:
         self.fakers = {loc: Faker(loc) for loc in LOCALES}
         for i, fake in enumerate(self.fakers.values()):
             fake.seed_instance(seed * 7919 + i)
+            _stable_lists(fake)
         self.as_of = as_of
         self.month_start = as_of.replace(day=1)
         self.month_end = (self.month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
@@ -516,6 +532,7 @@ def seed(
     batch: int = 100,
     user: str = "seed",
     progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
 ) -> SeedReport:
     """Load ``customers`` synthetic customers; each batch is one audited change."""
     import time as clock
@@ -543,33 +560,107 @@ def seed(
             uow.add_all(wanted)
             uow.commit("seed.definitions")
             report.changes += 1
-    generator = Generator(seed_value, day, first_serial=seed_value * 10**7)
     next_analyze = 1000
-    for start in range(0, customers, batch):
-        count = min(batch, customers - start)
-        bundles = [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
+
+    def load(start: int, bundles: list[_Bundle]) -> None:
         try:
             with UnitOfWork(engine, actor(f"batch-{start // batch}")) as uow:
                 for bundle in bundles:
                     uow.add_all(bundle.entities)
                     uow.add_all(bundle.usage)
-                uow.commit("seed.batch", {"seed": seed_value, "first": start, "customers": count})
+                uow.commit(
+                    "seed.batch", {"seed": seed_value, "first": start, "customers": len(bundles)}
+                )
         except DuplicateRequest:
             raise Conflict(
                 f"seed {seed_value} with {customers} customers is already loaded into this "
                 "store (its batches were applied before); use another --seed"
             ) from None
-        report.changes += 1
-        for bundle in bundles:
-            _count(report, bundle)
-        if report.customers >= next_analyze:  # statistics that keep up with the load
-            analyze(engine)
-            next_analyze *= 2
-        if progress is not None:
-            progress(count)
+
+    parallel = _parallel(engine, customers, parallel)
+    batches = _batches(seed_value, day, customers, batch, parallel)
+    try:
+        for start, bundles in batches:
+            load(start, bundles)
+            report.changes += 1
+            for bundle in bundles:
+                _count(report, bundle)
+            if report.customers >= next_analyze:  # statistics that keep up with the load
+                analyze(engine)
+                next_analyze *= 2
+            if progress is not None:
+                progress(len(bundles))
+    finally:
+        batches.close()
     analyze(engine)
     report.seconds = clock.perf_counter() - started
     return report
+
+
+def _parallel(engine: Engine, customers: int, wanted: bool | None) -> bool:
+    """Whether a second process makes the batches while this one writes them. By default:
+    from ``PARALLEL_FROM`` customers, on PostgreSQL, on a machine with more than one core."""
+    if wanted is not None:
+        return wanted
+    return (
+        customers >= PARALLEL_FROM
+        and engine.dialect.name == "postgresql"
+        and (os.cpu_count() or 1) > 1
+    )
+
+
+def _batches(
+    seed_value: int, day: date, customers: int, batch: int, parallel: bool
+) -> typing.Generator[tuple[int, list[_Bundle]], None, None]:
+    """The batches of bundles to load, in order: made here, or (``parallel``) by a second
+    process while this one writes. Both give the same data: it only depends on the seed and
+    the order of the calls."""
+    if not parallel:
+        generator = Generator(seed_value, day, first_serial=seed_value * 10**7)
+        for start in range(0, customers, batch):
+            count = min(batch, customers - start)
+            yield start, [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
+        return
+    context = multiprocessing.get_context("spawn")  # no engine or pool inherited by fork
+    queue: typing.Any = context.Queue(maxsize=4)
+    process = context.Process(
+        target=_produce,
+        args=(seed_value, day, customers, batch, queue),
+        name="crm-seed-generator",
+        daemon=True,
+    )
+    process.start()
+    try:
+        for start in range(0, customers, batch):
+            yield start, _take(queue, process)
+    finally:
+        process.terminate()
+        process.join()
+
+
+def _produce(seed_value: int, day: date, customers: int, batch: int, queue: typing.Any) -> None:
+    """The second process: every batch, in order, onto ``queue`` (which holds a few)."""
+    try:
+        for _start, bundles in _batches(seed_value, day, customers, batch, parallel=False):
+            queue.put(bundles)
+    except BaseException as exc:  # reported to the loading process
+        queue.put(RuntimeError(f"the seed generator failed: {type(exc).__name__}: {exc}"))
+
+
+def _take(queue: typing.Any, process: typing.Any) -> list[_Bundle]:
+    while True:
+        try:
+            item = queue.get(timeout=1.0)
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"the seed generator stopped (exit code {process.exitcode})"
+                ) from None
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        bundles: list[_Bundle] = item
+        return bundles
 
 
 def _count(report: SeedReport, bundle: _Bundle) -> None:

@@ -12,6 +12,17 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, di
 
     Nested objects are walked so that a changed birth date reads ``party.birth_date`` rather
     than the whole party; lists are compared whole (their items have no stable key)."""
+    if old is None or new is None:  # a creation or deletion: every top-level value that is set
+        whole = new if old is None else old
+        if whole is None:
+            return {}
+        side = "new" if old is None else "old"
+        other = "old" if old is None else "new"
+        return {
+            key: {other: MISSING, side: value}
+            for key, value in sorted(whole.items())
+            if value is not MISSING
+        }
     changes: dict[str, dict[str, Any]] = {}
     stack: list[tuple[str, Any, Any]] = [("", old or {}, new or {})]
     while stack:

@@ -48,6 +48,7 @@ from adapter.domain.errors import (
 from adapter.domain.history import diff
 from adapter.domain.model import Account, Scope
 from adapter.domain.validation import parse
+from adapter.store import jsontext
 from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
@@ -437,7 +438,7 @@ class UnitOfWork:
         )
         return self._committed
 
-    def _check_before_write(self, writes: list[_Write], appended: list[Entity]) -> None:
+    def _check_before_write(self, writes: list[_Write], appended: list[_Write]) -> None:
         self._check_unique_keys(writes)
         self._check_required_attributes(writes)
         check_hierarchy(self.connection, *_accounts(writes))
@@ -449,7 +450,7 @@ class UnitOfWork:
                     for w in writes
                     if w.op != "delete" and needs_reference_check(w.op, w.diff)
                 ),
-                *appended,
+                *(a.entity for a in appended),
             ],
             self._tracked_scope,
         )
@@ -468,15 +469,15 @@ class UnitOfWork:
         operation: str,
         summary: Mapping[str, Any] | None,
         writes: list[_Write],
-        appended: list[Entity],
+        appended: list[_Write],
     ) -> dict[str, Any]:
         full_summary = dict(summary or {})
         if appended:
             counts: dict[str, int] = {}
-            for entity in appended:
-                counts[entity.kind] = counts.get(entity.kind, 0) + 1
+            for line in appended:
+                counts[line.entity.kind] = counts.get(line.entity.kind, 0) + 1
             full_summary["appended"] = counts
-            full_summary["usage_digest"] = usage_digest(e.snapshot() for e in appended)
+            full_summary["usage_digest"] = usage_digest(a.after for a in appended)
         return {
             "id": seq,
             "at": at,
@@ -491,7 +492,7 @@ class UnitOfWork:
         }
 
     def _write_rows(
-        self, writes: list[_Write], appended: list[Entity], at: datetime, seq: int
+        self, writes: list[_Write], appended: list[_Write], at: datetime, seq: int
     ) -> None:
         """Deletes first (so that a number they free can be taken again), then new rows, one
         executemany per table in foreign-key order (accounts parents first), then updates
@@ -509,17 +510,13 @@ class UnitOfWork:
         for write in writes:
             if write.op == "update":
                 self._write_row(write, at)
-        for kind in {e.kind for e in appended}:
+        lines: dict[str, list[_Write]] = {}
+        for line in appended:
+            lines.setdefault(line.entity.kind, []).append(line)
+        for kind, run in lines.items():
             self._insert_many(
                 mapping_for(kind).table,
-                [
-                    self._row_values(
-                        _Write(mapping_for(e.kind), e, "append", 1, None, e.snapshot()), at
-                    )
-                    | {"change_id": seq}
-                    for e in appended
-                    if e.kind == kind
-                ],
+                [self._row_values(line, at) | {"change_id": seq} for line in run],
             )
 
     def _insert_run(self, run: list[_Write], at: datetime) -> None:
@@ -551,7 +548,10 @@ class UnitOfWork:
             with cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(
-                        [Jsonb(row[c]) if c in json_columns else row[c] for c in columns]
+                        [
+                            Jsonb(row[c], jsontext.dumps) if c in json_columns else row[c]
+                            for c in columns
+                        ]
                     )
         except psycopg.errors.IntegrityError as exc:  # as SQLAlchemy would have raised it
             raise IntegrityError(statement, None, exc) from exc
@@ -592,16 +592,18 @@ class UnitOfWork:
                 ):
                     chunk[entity_id].version = int(last)
 
-    def _collect(self) -> tuple[list[_Write], list[Entity]]:
+    def _collect(self) -> tuple[list[_Write], list[_Write]]:
+        """What to write: versioned entities created, changed or deleted, and new immutable
+        lines (usage) to append, each with its snapshot taken once."""
         self._number_new_entities()
         writes: list[_Write] = []
-        appended: list[Entity] = []
+        appended: list[_Write] = []
         for tracked in self._tracked.values():
             entity = tracked.entity
             mapping = MAPPINGS[entity.kind]
             if not mapping.versioned:
                 if not tracked.stored:
-                    appended.append(entity)
+                    appended.append(_Write(mapping, entity, "append", 1, None, entity.snapshot()))
                 elif entity.snapshot() != tracked.snapshot:
                     raise Conflict(f"{entity.kind} {entity.id} is immutable once recorded")
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -33,6 +34,31 @@ def test_same_seed_makes_the_same_customers() -> None:
     again = [c.snapshot() for c in iter_customers(5, 30, DAY)]
     other = [c.snapshot() for c in iter_customers(6, 30, DAY)]
     assert first == again and first != other
+
+
+def test_same_seed_makes_the_same_customers_in_any_process() -> None:
+    """String hashing differs between processes; the data must not (Faker builds some word
+    lists from sets)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, json; from datetime import date; from adapter.seed import iter_customers;"
+        "print(hashlib.sha256(json.dumps([c.snapshot() for c in "
+        "iter_customers(5, 200, date(2026, 11, 15))], sort_keys=True).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for hash_seed in (1, 2)
+    }
+    assert len(digests) == 1
 
 
 def test_seeded_base_has_every_kind_of_record(seeded: Engine) -> None:
@@ -85,3 +111,54 @@ def test_loading_the_same_seed_twice_is_refused(seeded: Engine) -> None:
     with pytest.raises(Conflict, match="already loaded"):
         seed(seeded, 120, 5, as_of=DAY, batch=40)
     assert count(seeded, t.customer) == 120
+
+
+def current_rows(engine: Engine) -> dict[str, list[str]]:
+    with engine.connect() as conn:
+        return {
+            table.name: sorted(
+                json.dumps(data, sort_keys=True)
+                for data in conn.execute(select(table.c.data)).scalars()
+            )
+            for table in (t.customer, t.account, t.subscriber, t.usage_record)
+        }
+
+
+def test_batches_made_by_a_second_process_hold_the_same_data(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from adapter.store.database import make_engine, upgrade
+
+    other = make_engine(f"sqlite:///{tmp_path_factory.mktemp('inline')}/crm.db")
+    upgrade(other)
+    seed(engine, 30, 9, as_of=DAY, batch=7, parallel=True)
+    seed(other, 30, 9, as_of=DAY, batch=7, parallel=False)
+    assert current_rows(engine) == current_rows(other)
+    with read_connection(engine) as conn:
+        assert verify(conn).ok
+
+
+def test_a_generator_process_that_dies_stops_the_seed_with_its_exit_code() -> None:
+    from queue import Queue
+
+    from adapter.seed import _take
+
+    class Dead:
+        exitcode = -9
+
+        def is_alive(self) -> bool:
+            return False
+
+    with pytest.raises(RuntimeError, match=r"seed generator stopped \(exit code -9\)"):
+        _take(Queue(), Dead())
+
+
+def test_a_generator_that_fails_passes_its_reason_to_the_loader() -> None:
+    from queue import Queue
+
+    from adapter.seed import _take
+
+    queue: Queue[object] = Queue()
+    queue.put(RuntimeError("the seed generator failed: ValueError: bad locale"))
+    with pytest.raises(RuntimeError, match="bad locale"):
+        _take(queue, None)
