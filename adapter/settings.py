@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,33 @@ class Settings(BaseSettings):
     )
     log_format: str = Field(default="console", pattern=r"^(console|json)$")
     sql_echo: bool = False
+
+    # The legacy billing system (or the bundled simulator, which accepts the same defaults).
+    billing_url: str = Field(
+        default="http://127.0.0.1:8088/ws/cil",
+        description="Address of the billing system's CIL service (the WSDL itself is local)",
+    )
+    billing_user: str = Field(default="crm-adapter", min_length=1, max_length=64)
+    billing_password: SecretStr = Field(default=SecretStr("crm-adapter-secret"))
+    billing_business_unit: str = Field(default="1", pattern=r"^[A-Za-z0-9_]{1,16}$")
+    billing_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds allowed for one call, connect included"
+    )
+    billing_retries: int = Field(
+        default=3, ge=0, le=10, description="Further attempts after a transient failure"
+    )
+    billing_backoff: float = Field(
+        default=0.5, ge=0, le=60, description="First retry delay in seconds (doubles, jittered)"
+    )
+    billing_breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive failures that open the breaker"
+    )
+    billing_breaker_reset: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds an open breaker waits before a trial"
+    )
+    redis_url: str = Field(
+        default="", description="Redis URL; when set, state shared between workers lives there"
+    )
 
     @field_validator("log_level")
     @classmethod
