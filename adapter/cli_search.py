@@ -28,6 +28,11 @@ from adapter.store.reading import read_connection
 @click.option("--msisdn", help="E.164, with or without the leading '+'.")
 @click.option("--imsi")
 @click.option("--iccid")
+@click.option(
+    "--former-holders",
+    is_flag=True,
+    help="MSISDN/IMSI/ICCID also find deactivated subscribers (a recycled number's past owners).",
+)
 @click.option("--contract", help="Contract number.")
 @click.option("--customer-number")
 @click.option("--limit", default=50, show_default=True, help=f"At most this many (1-{LIMIT_MAX}).")
@@ -47,6 +52,7 @@ def search_cmd(
     msisdn: str | None,
     imsi: str | None,
     iccid: str | None,
+    former_holders: bool,
     contract: str | None,
     customer_number: str | None,
     limit: int,
@@ -73,6 +79,7 @@ def search_cmd(
         iccid=iccid,
         contract_number=contract,
         customer_number=customer_number,
+        former_holders=former_holders,
     )
     with _errors(), read_connection(_container().engine) as conn:
         page = search(conn, criteria, limit=limit, offset=offset)

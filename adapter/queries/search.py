@@ -63,7 +63,13 @@ from sqlalchemy import (
 from adapter.domain import identifiers
 from adapter.domain.errors import ValidationFailed, Violation
 from adapter.domain.identifiers import identifier_key, search_text
-from adapter.domain.model import ContactMediumType, IdentificationType, Individual, Organization
+from adapter.domain.model import (
+    ContactMediumType,
+    IdentificationType,
+    Individual,
+    Organization,
+    SubscriberStatus,
+)
 from adapter.store import tables as t
 
 NAME_MIN_LENGTH = 2
@@ -112,6 +118,9 @@ class SearchCriteria:
     iccid: str | None = None
     contract_number: str | None = None
     customer_number: str | None = None
+    # A number is recycled once its subscriber is deactivated: by default MSISDN, IMSI and
+    # ICCID find the live holder only; with this, former holders too (not a criterion).
+    former_holders: bool = False
 
     def keys(self) -> SearchKeys:
         """The criteria as the store's search keys; every broken one is reported at once."""
@@ -141,6 +150,7 @@ class SearchKeys:
     iccid: str | None = None
     contract_number: str | None = None
     customer_number: str | None = None
+    former_holders: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,9 +208,13 @@ def page_violations(limit: int, offset: int) -> list[Violation]:
 # ------------------------------------------------------------------------------ criteria
 
 
+_OPTIONS = frozenset({"former_holders"})  # fields of SearchCriteria that narrow nothing alone
+
+
 def _normalise(criteria: SearchCriteria, violations: list[Violation]) -> SearchKeys:
-    if all(getattr(criteria, f.name) is None for f in fields(criteria)):
-        names = ", ".join(f.name for f in fields(criteria))
+    given = [f.name for f in fields(criteria) if f.name not in _OPTIONS]
+    if all(getattr(criteria, name) is None for name in given):
+        names = ", ".join(given)
         violations.append(
             Violation("criteria", "required", f"give at least one search criterion ({names})")
         )
@@ -228,6 +242,7 @@ def _normalise(criteria: SearchCriteria, violations: list[Violation]) -> SearchK
         iccid=exact("iccid", identifiers.iccid),
         contract_number=exact("contract_number", str.strip),
         customer_number=exact("customer_number", str.strip),
+        former_holders=criteria.former_holders,
     )
 
 
@@ -344,6 +359,8 @@ def _conditions(keys: SearchKeys) -> list[ColumnElement[bool]]:
         if getattr(keys, name) is not None
     ]
     if on_subscriber:
+        if not keys.former_holders:
+            on_subscriber.append(s.status != SubscriberStatus.DEACTIVATED.value)
         found.append(c.id.in_(select(s.customer_id).where(*on_subscriber)))
 
     if keys.contract_number is not None:

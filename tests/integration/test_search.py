@@ -21,11 +21,13 @@ from adapter.domain.errors import ValidationFailed
 from adapter.domain.model import (
     Address,
     ContactMedium,
+    Contract,
     Customer,
     Identification,
     Individual,
     Organization,
     Subscriber,
+    SubscriberStatus,
 )
 from adapter.queries.search import (
     DIALECT_ONLY_INDEXES,
@@ -340,6 +342,38 @@ def test_subscriber_keys_must_match_one_and_the_same_subscriber(
     ana, bernd = world.subscribers["C-ANA"], world.subscribers["C-BERND"]
     assert numbers(engine, msisdn=ana.msisdn, iccid=ana.iccid) == ["C-ANA"]
     assert numbers(engine, msisdn=ana.msisdn, iccid=bernd.iccid) == []
+
+
+def recycle(engine: Engine, actor: MakeActor, world: World) -> Subscriber:
+    """Deactivate Ana's subscriber and give its number to a new subscriber of Bernd's."""
+    old = world.subscribers["C-ANA"]
+    with UnitOfWork(engine, actor("agent.deactivate")) as uow:
+        uow.get(Subscriber, old.id).status = SubscriberStatus.DEACTIVATED
+        uow.commit("subscriber.deactivate")
+    with UnitOfWork(engine, actor("agent.recycle")) as uow:
+        contract = uow.get(Contract, world.subscribers["C-BERND"].contract_id)
+        uow.add(f.subscriber(contract, msisdn=old.msisdn, imsi=None, iccid=None))
+        uow.commit("subscriber.recycle")
+    return old
+
+
+def test_a_recycled_number_finds_its_live_holder_only(
+    engine: Engine, actor: MakeActor, world: World
+) -> None:
+    old = recycle(engine, actor, world)
+    assert numbers(engine, msisdn=old.msisdn) == ["C-BERND"]
+
+
+def test_former_holders_of_a_number_are_found_when_asked_for(
+    engine: Engine, actor: MakeActor, world: World
+) -> None:
+    old = recycle(engine, actor, world)
+    assert sorted(numbers(engine, msisdn=old.msisdn, former_holders=True)) == ["C-ANA", "C-BERND"]
+
+
+def test_former_holders_alone_is_not_a_criterion(engine: Engine, world: World) -> None:
+    with pytest.raises(ValidationFailed, match="give at least one search criterion"):
+        numbers(engine, former_holders=True)
 
 
 # ------------------------------------------------------------------------------ paging
