@@ -811,9 +811,11 @@ def demo_cmd() -> None:
 
 def _register_commands() -> None:
     # Commands kept in modules of their own import this one for its helpers.
+    from adapter.cli_billing import billing_sim_cmd
     from adapter.cli_search import search_cmd
 
     main.add_command(search_cmd)
+    main.add_command(billing_sim_cmd)
 
 
 _register_commands()

@@ -1,0 +1,362 @@
+"""SOAP 1.1 on the wire: the envelope checks, reading CIL request elements, writing responses
+and faults. Only lxml elements and bytes here; no HTTP, no state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from lxml import etree
+
+from adapter.paths import CIL_NS
+
+from .codes import CmsError, FaultCode
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+# The URI naming the plain-text password type of the UsernameToken profile (not a secret).
+PLAIN_TEXT_TYPE = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+    "#PasswordText"
+)
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+T = TypeVar("T")
+
+# The 18 operations of cil.wsdl, by operation name; the request element is derived from it.
+OPERATIONS = (
+    "CustomerNew",
+    "CustomerRead",
+    "CustomerWrite",
+    "CustomersSearch",
+    "CustomerHierarchyWrite",
+    "AddressWrite",
+    "CustomerInfoWrite",
+    "ContractNew",
+    "ContractRead",
+    "ContractWrite",
+    "ContractServicesAdd",
+    "ContractServicesRead",
+    "ContractServicesWrite",
+    "DiscountAssign",
+    "DiscountRemove",
+    "BalancesRead",
+    "ContractFreeUnitsRead",
+    "UsageDataRecordsRead",
+)
+
+
+def request_element(operation: str) -> str:
+    """``CustomerNew`` -> ``customerNewRequest``."""
+    return operation[0].lower() + operation[1:] + "Request"
+
+
+def response_element(operation: str) -> str:
+    return operation[0].lower() + operation[1:] + "Response"
+
+
+OPERATION_BY_ELEMENT = {request_element(op): op for op in OPERATIONS}
+
+
+def q(local: str, ns: str = CIL_NS) -> str:
+    """The Clark name ``{ns}local``."""
+    return f"{{{ns}}}{local}"
+
+
+def _split(tag: str) -> tuple[str | None, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return None, tag
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A checked SOAP 1.1 envelope: its header blocks and the one element in its Body."""
+
+    headers: list[Any]
+    payload: Any
+    operation: str
+
+
+def unpack(root: Any) -> Envelope:
+    """Check that ``root`` is a SOAP 1.1 envelope holding one CIL request; say what is wrong
+    otherwise (a ``soap:Client`` fault, or ``VersionMismatch`` for a SOAP 1.2 envelope)."""
+    ns, local = _split(root.tag)
+    if local != "Envelope" or ns != SOAP_NS:
+        if local == "Envelope" and ns == SOAP12_NS:
+            raise SoapFault(
+                "VersionMismatch",
+                f"the envelope is SOAP 1.2 ({SOAP12_NS}); this service speaks SOAP 1.1 ({SOAP_NS})",
+                code="CMS.SOAP0002",
+            )
+        raise CmsError(
+            "CMS.SOAP0002",
+            f"the root element is {{{ns or ''}}}{local}; expected {{{SOAP_NS}}}Envelope",
+            ns or "",
+        )
+    header: Any = None
+    body: Any = None
+    for child in root:
+        if not isinstance(child.tag, str):
+            continue  # comments and processing instructions
+        child_ns, child_local = _split(child.tag)
+        if child_ns == SOAP_NS and child_local == "Header" and header is None and body is None:
+            header = child
+        elif child_ns == SOAP_NS and child_local == "Body" and body is None:
+            body = child
+        else:
+            raise CmsError(
+                "CMS.SOAP0002",
+                f"unexpected element {{{child_ns or ''}}}{child_local} in the envelope "
+                f"(line {child.sourceline}); expected an optional soap:Header and a soap:Body "
+                f"in the namespace {SOAP_NS}",
+                child_ns or "",
+            )
+    if body is None:
+        raise CmsError("CMS.SOAP0002", f"the envelope has no Body in the namespace {SOAP_NS}")
+    payloads = [child for child in body if isinstance(child.tag, str)]
+    if len(payloads) != 1:
+        raise CmsError(
+            "CMS.SOAP0002", f"the Body holds {len(payloads)} elements; expected exactly one"
+        )
+    payload = payloads[0]
+    pns, plocal = _split(payload.tag)
+    if pns != CIL_NS:
+        raise CmsError(
+            "CMS.SOAP0003",
+            f"the request element {plocal} is in the namespace {pns or '(none)'}; expected "
+            f"{CIL_NS}",
+            pns or "",
+        )
+    operation = OPERATION_BY_ELEMENT.get(plocal)
+    if operation is None:
+        raise CmsError("CMS.SOAP0003", f"no operation takes the element {plocal}", plocal)
+    headers = [h for h in header if isinstance(h.tag, str)] if header is not None else []
+    return Envelope(headers=headers, payload=payload, operation=operation)
+
+
+def peek_operation(root: Any) -> str | None:
+    """The operation a parsed request asks for, if it can be told; used before any check so
+    that fault rules limited to an operation apply even to requests that will be refused."""
+    for body in root.iterchildren(q("Body", SOAP_NS)):
+        for payload in body:
+            if isinstance(payload.tag, str):
+                return OPERATION_BY_ELEMENT.get(_split(payload.tag)[1])
+    return None
+
+
+def username_token(headers: Iterable[Any]) -> tuple[str, str]:
+    """The user and PasswordText password of the one ``wsse:Security`` header, refusing
+    anything else (``CMS.SEC0001``). Other headers marked ``mustUnderstand`` are refused with
+    ``soap:MustUnderstand``, as SOAP 1.1 requires."""
+    security = None
+    for block in headers:
+        ns, local = _split(block.tag)
+        if ns == WSSE_NS and local == "Security":
+            if security is not None:
+                raise CmsError("CMS.SEC0001", "the header holds more than one wsse:Security")
+            security = block
+        elif block.get(q("mustUnderstand", SOAP_NS)) in {"1", "true"}:
+            raise SoapFault(
+                "MustUnderstand",
+                f"the header {{{ns or ''}}}{local} is marked mustUnderstand and is not "
+                "understood here",
+                code="CMS.SOAP0005",
+            )
+    if security is None:
+        raise CmsError(
+            "CMS.SEC0001",
+            f"no wsse:Security header ({WSSE_NS}) with a UsernameToken; every operation needs one",
+        )
+    token = security.find(q("UsernameToken", WSSE_NS))
+    if token is None:
+        raise CmsError("CMS.SEC0001", "wsse:Security holds no wsse:UsernameToken")
+    user = token.findtext(q("Username", WSSE_NS))
+    password_el = token.find(q("Password", WSSE_NS))
+    if not user or password_el is None:
+        raise CmsError("CMS.SEC0001", "the UsernameToken needs wsse:Username and wsse:Password")
+    kind = password_el.get("Type", PLAIN_TEXT_TYPE)
+    if kind != PLAIN_TEXT_TYPE:
+        raise CmsError(
+            "CMS.SEC0001", f"password type {kind} is not supported; send PasswordText", kind
+        )
+    return user.strip(), password_el.text or ""
+
+
+def session_values(payload: Any) -> dict[str, str]:
+    """The ``sessionChangeRequest`` items of a (schema-valid) request, key -> value."""
+    values: dict[str, str] = {}
+    for item in payload.iterfind(f"{q('sessionChangeRequest')}/{q('values')}/{q('item')}"):
+        values[item.findtext(q("key"))] = item.findtext(q("value"))
+    return values
+
+
+class Node:
+    """Typed reading of a schema-valid CIL element: the XSD has already checked the lexical
+    forms, so these conversions do not fail on a validated request."""
+
+    def __init__(self, element: Any) -> None:
+        self.element = element
+
+    def child(self, name: str) -> Node | None:
+        found = self.element.find(q(name))
+        return None if found is None else Node(found)
+
+    def need(self, name: str) -> Node:
+        """A child the schema requires (so it is there in a validated request)."""
+        found = self.child(name)
+        if found is None:
+            raise CmsError("CMS.VAL0001", f"the request has no {name}")
+        return found
+
+    def children(self, name: str) -> list[Node]:
+        return [Node(e) for e in self.element.iterfind(q(name))]
+
+    def has(self, name: str) -> bool:
+        return self.element.find(q(name)) is not None
+
+    def text(self, name: str) -> str | None:
+        found = self.element.find(q(name))
+        if found is None:
+            return None
+        return found.text or ""
+
+    def texts(self, name: str) -> list[str]:
+        return [e.text or "" for e in self.element.iterfind(q(name))]
+
+    def token(self, name: str) -> str | None:
+        """A value whose XSD type collapses whitespace (ids, codes, numbers)."""
+        value = self.text(name)
+        return None if value is None else value.strip()
+
+    def long(self, name: str) -> int | None:
+        value = self.token(name)
+        return None if value is None else int(value)
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.token(name)
+        return None if value is None else value in {"true", "1"}
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = self.token(name)
+        return None if value is None else Decimal(value)
+
+    def date(self, name: str) -> date | None:
+        value = self.token(name)
+        return None if value is None else parse_xs_date(value)
+
+    def datetime(self, name: str) -> datetime | None:
+        value = self.token(name)
+        return None if value is None else parse_xs_datetime(value)
+
+
+def need(value: T | None, name: str) -> T:
+    """A value the schema requires, typed as present."""
+    if value is None:
+        raise CmsError("CMS.VAL0001", f"the request has no {name}")
+    return value
+
+
+def parse_xs_date(value: str) -> date:
+    """An ``xs:date``, its optional time zone dropped (a day is a day in billing)."""
+    for marker in ("Z", "+"):
+        if marker in value:
+            value = value.split(marker, 1)[0]
+    if value.count("-") > 2:  # 2024-05-17-02:00
+        value = value.rsplit("-", 1)[0]
+    return date.fromisoformat(value)
+
+
+def parse_xs_datetime(value: str) -> datetime:
+    """An ``xs:dateTime``; one without a zone is taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+def element(name: str) -> Any:
+    """A new CIL element (the root of a response payload)."""
+    return etree.Element(q(name), nsmap={"cil": CIL_NS})
+
+
+def add(parent: Any, name: str, value: object = None) -> Any:
+    """Append ``<cil:name>value</cil:name>`` to ``parent`` and return it; ``None`` adds an
+    empty element (for containers)."""
+    child = etree.SubElement(parent, q(name))
+    if value is not None:
+        child.text = xs_text(value)
+    return child
+
+
+def add_opt(parent: Any, name: str, value: object) -> None:
+    """Append only when there is a value (optional elements)."""
+    if value is not None:
+        add(parent, name, value)
+
+
+def xs_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def envelope(payload: Any) -> bytes:
+    """A SOAP 1.1 envelope around ``payload``, serialised with an XML declaration."""
+    env = etree.Element(q("Envelope", SOAP_NS), nsmap={"soap": SOAP_NS})
+    etree.SubElement(env, q("Header", SOAP_NS))
+    body = etree.SubElement(env, q("Body", SOAP_NS))
+    body.append(payload)
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
+
+
+class SoapFault(Exception):
+    """A fault whose faultcode is none of Client/Server (VersionMismatch, MustUnderstand)."""
+
+    def __init__(self, faultcode: str, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.faultcode = faultcode
+        self.message = message
+        self.code = code
+
+
+def fault(
+    faultcode: FaultCode | str,
+    faultstring: str,
+    *,
+    code: str | None = None,
+    parameters: Iterable[str] = (),
+) -> bytes:
+    """A SOAP 1.1 fault envelope; with ``code``, a ``cmsFault`` detail carries it."""
+    env = etree.Element(q("Envelope", SOAP_NS), nsmap={"soap": SOAP_NS})
+    body = etree.SubElement(env, q("Body", SOAP_NS))
+    node = etree.SubElement(body, q("Fault", SOAP_NS))
+    # faultcode, faultstring and detail are unqualified (SOAP 1.1, section 4.4)
+    etree.SubElement(node, "faultcode").text = f"soap:{faultcode}"
+    etree.SubElement(node, "faultstring").text = faultstring
+    if code is not None:
+        detail = etree.SubElement(node, "detail")
+        cms = etree.SubElement(detail, q("cmsFault"), nsmap={"cil": CIL_NS})
+        add(cms, "code", code)
+        add(cms, "message", faultstring)
+        for parameter in parameters:
+            add(cms, "parameter", parameter)
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
+
+
+def cms_fault(error: CmsError) -> bytes:
+    return fault(error.faultcode, error.message, code=error.code, parameters=error.parameters)
