@@ -19,19 +19,32 @@ from adapter.store import tables as t
 from adapter.store.database import make_engine, upgrade
 
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
+BROKER_URL = os.environ.get("CRM_TEST_BROKER_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if PG_URL:
-        return [f"PostgreSQL tests: on ({make_url(PG_URL).render_as_string()})"]
-    return ["PostgreSQL tests: SKIPPED, because CRM_TEST_DATABASE_URL is not set"]
+    lines = (
+        [f"PostgreSQL tests: on ({make_url(PG_URL).render_as_string()})"]
+        if PG_URL
+        else ["PostgreSQL tests: SKIPPED, because CRM_TEST_DATABASE_URL is not set"]
+    )
+    lines.append(
+        f"Redis tests: on ({make_url_safe(BROKER_URL)})"
+        if BROKER_URL
+        else "Redis tests: SKIPPED, because CRM_TEST_BROKER_URL is not set"
+    )
+    return lines
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and not PG_URL:
         raise pytest.UsageError(
             "CI=true but CRM_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI"
+        )
+    if IN_CI and not BROKER_URL:
+        raise pytest.UsageError(
+            "CI=true but CRM_TEST_BROKER_URL is not set: the Redis tests must run in CI"
         )
 
 
@@ -104,6 +117,32 @@ def pg_engine(pg_database: str) -> Iterator[Engine]:
     reset_postgres(engine)
     yield engine
     engine.dispose()
+
+
+# ------------------------------------------------------------------------------ Redis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis of CRM_TEST_BROKER_URL, checked to answer. Unreachable: an error, not a skip."""
+    if not BROKER_URL:
+        pytest.skip("CRM_TEST_BROKER_URL is not set (Redis tests run in CI)")
+    if not BROKER_URL.startswith(("redis://", "rediss://")):
+        pytest.skip(f"CRM_TEST_BROKER_URL is not a Redis URL ({make_url_safe(BROKER_URL)})")
+    import redis
+
+    try:
+        redis.Redis.from_url(BROKER_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"Redis at {make_url_safe(BROKER_URL)} is unreachable: {exc}") from exc
+    return BROKER_URL
+
+
+def make_url_safe(url: str) -> str:
+    """A URL without its password, for messages."""
+    head, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{head}://{credentials.split(':')[0] + ':***' if at else ''}{at}{host}"
 
 
 # -------------------------------------------------------------------------- either

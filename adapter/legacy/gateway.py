@@ -31,6 +31,7 @@ from typing import Any
 import pybreaker
 import requests
 import structlog
+import urllib3
 import zeep
 import zeep.exceptions
 from lxml import etree
@@ -103,8 +104,14 @@ class _RecordingTransport(Transport):
         response = self.session.post(
             address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
         )
+        exchange.status = response.status_code
         try:
             body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.Timeout(str(exc)) from exc
+        except urllib3.exceptions.HTTPError as exc:  # cut off mid-body
+            exchange.response = b""
+            raise _Truncated(str(exc)) from exc
         finally:
             response.close()
         exchange.status = response.status_code
@@ -115,6 +122,10 @@ class _RecordingTransport(Transport):
         response._content = body  # what zeep reads
         response._content_consumed = True
         return response
+
+
+class _Truncated(Exception):
+    """The connection ended before the body announced was complete."""
 
 
 class _TooLarge(Exception):
@@ -154,7 +165,11 @@ class Gateway:
             wsse=UsernameToken(s.billing_user, s.billing_password.get_secret_value()),
         )
         self.service = self.client.create_service(BINDING, s.billing_url)
-        self.operations = frozenset(self.client.service._binding._operations)
+        binding_operations = self.client.service._binding._operations
+        self.operations = frozenset(binding_operations)
+        self._response_types = {
+            name: operation.output.body.type for name, operation in binding_operations.items()
+        }
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=s.billing_breaker_failures,
             reset_timeout=s.billing_breaker_reset,
@@ -218,7 +233,14 @@ class Gateway:
             )
         except Exception as exc:  # classified below; nothing is swallowed
             raise self._classified(operation, exc) from exc
-        return _plain(serialize_object(result, dict)) if result is not None else {}
+        if result is None:
+            return {}
+        response_type = self._response_types[operation]
+        plain = _plain(serialize_object(result, dict))
+        if len(response_type.elements) == 1:  # zeep returned the only child, not the response
+            plain = {response_type.elements[0][0]: plain}
+        shaped: dict[str, Any] = _shaped(plain, response_type)
+        return shaped
 
     # ------------------------------------------------------------------ classification
 
@@ -301,21 +323,22 @@ def _classify(operation: str, exc: Exception, exchange: _Exchange) -> BillingErr
         )
     if isinstance(exc, _TooLarge):
         return TransientFailure(operation, "response_too_large", str(exc))
+    if isinstance(exc, _Truncated):
+        return TransientFailure(operation, "malformed_response", f"body cut off: {exc}")
     if isinstance(exc, requests.Timeout):
         return TransientFailure(operation, "timeout", f"no answer within the timeout ({exc})")
     if isinstance(exc, requests.ConnectionError):
         return TransientFailure(operation, "connection", str(exc))
     if isinstance(exc, requests.RequestException):
         return TransientFailure(operation, "connection", f"{type(exc).__name__}: {exc}")
+    status = exchange.status or 0
     if isinstance(exc, zeep.exceptions.TransportError):
-        status = exc.status_code or exchange.status or 0
-        html = "html" in exchange.content_type.lower() or (exchange.response or b"").lstrip()[
-            :15
-        ].lower().startswith((b"<!doctype html", b"<html"))
-        if html:
-            return TransientFailure(operation, "html_page", f"HTTP {status} with an HTML page")
-        if status in TRANSIENT_HTTP or status == 0 or status >= 500:
-            return TransientFailure(operation, f"http_{status}", str(exc.message)[:300])
+        status = exc.status_code or status
+    if status in TRANSIENT_HTTP or status >= 500:  # and no SOAP fault (handled above)
+        return TransientFailure(operation, f"http_{status}", f"HTTP {status}: {str(exc)[:300]}")
+    if _is_html(exchange):
+        return TransientFailure(operation, "html_page", f"HTTP {status} with an HTML page")
+    if isinstance(exc, zeep.exceptions.TransportError):
         if status == 200:
             return TransientFailure(operation, "malformed_response", str(exc.message)[:300])
         return BusinessFault(operation, f"HTTP.{status}", str(exc.message)[:300])
@@ -331,6 +354,11 @@ def _classify(operation: str, exc: Exception, exchange: _Exchange) -> BillingErr
     raise exc
 
 
+def _is_html(exchange: _Exchange) -> bool:
+    head = (exchange.response or b"").lstrip()[:15].lower()
+    return "html" in exchange.content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+
+
 def _cms_fault(detail: Any) -> tuple[str | None, str | None]:
     if detail is None:
         return None, None
@@ -339,6 +367,30 @@ def _cms_fault(detail: Any) -> tuple[str | None, str | None]:
         message = element.findtext(f"{{{CIL_NS}}}message")
         return (code.strip() if code else None), message
     return None, None
+
+
+def _shaped(value: Any, xsd_type: Any) -> Any:
+    """``value`` in the shape of the XSD: zeep gives a wrapper element that holds only a
+    repeated element (``<services><service/>…</services>``) as the bare list, which would make
+    the caller guess; the list is put back under its element's name, at every depth."""
+    elements = getattr(xsd_type, "elements", None)
+    if not elements:
+        return value
+    if isinstance(value, list) and len(elements) == 1:
+        name, element = elements[0]
+        return {name: [_shaped(item, element.type) for item in value]}
+    if not isinstance(value, dict):
+        return value
+    shaped = dict(value)
+    for name, element in elements:
+        item = value.get(name)
+        if item is None:
+            continue
+        if isinstance(item, list) and element.max_occurs != 1:
+            shaped[name] = [_shaped(i, element.type) for i in item]
+        else:
+            shaped[name] = _shaped(item, element.type)
+    return shaped
 
 
 def _plain(value: Any) -> Any:
