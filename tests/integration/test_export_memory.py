@@ -15,7 +15,6 @@ Both use lean customers (one contract each): what matters is the number of recor
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import pytest
 from adapter import xmlsafe
 from adapter.mapping import Mappings, load_mappings
 from adapter.testing.export import write_customer_export
+from tests.memory import peak_rss_kib
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,9 +49,9 @@ def measure(customers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.xml"
         cycle(path, 50, mappings)  # imports, caches and pools in place before the baseline
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_rss_kib()
         read = cycle(path, customers, mappings)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = peak_rss_kib()
     print(json.dumps({"read": read, "growth_kib": after - before}))
 
 
