@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-EXPECTED_SERVICES = {"postgres", "redis", "migrate", "demo"}
+EXPECTED_SERVICES = {"postgres", "redis", "migrate", "demo", "billing-sim"}
+# Adapter services that keep no data in the store (the simulator has its own).
+STORE_FREE = {"billing-sim"}
 # Backing services and the port each one listens on in its official image.
 BACKING_SERVICES = {"postgres": 5432, "redis": 6379}
 
@@ -140,7 +142,7 @@ def test_resolve_rejects_a_command_the_cli_lacks() -> None:
     assert _resolve(["db", "upgrade"]) is not None
 
 
-@pytest.mark.parametrize("name", ADAPTER_SERVICES)
+@pytest.mark.parametrize("name", [n for n in ADAPTER_SERVICES if n not in STORE_FREE])
 def test_adapter_service_uses_the_compose_postgres(name: str) -> None:
     """Adapter services point CRM_DATABASE_URL at the postgres service, not at SQLite."""
     url = make_url(_environment(SERVICES[name])["CRM_DATABASE_URL"])
@@ -180,3 +182,23 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
     users = re.findall(r"^USER\s+(\S+)", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
     assert users
     assert users[-1] not in {"root", "0"}
+
+
+def test_billing_simulator_listens_on_all_interfaces_on_its_published_port() -> None:
+    """Inside a container, 127.0.0.1 would be unreachable from the other services."""
+    words = _words(SERVICES["billing-sim"]["command"])
+    port = int(words[words.index("--port") + 1])
+    assert words[words.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - what is checked
+    assert port in _container_ports(SERVICES["billing-sim"])
+
+
+def test_billing_simulator_keeps_its_state_in_a_volume() -> None:
+    words = _words(SERVICES["billing-sim"]["command"])
+    data_dir = words[words.index("--data-dir") + 1]
+    mounts = [str(v).split(":") for v in SERVICES["billing-sim"].get("volumes", [])]
+    assert any(target == data_dir for _, target, *_ in mounts)
+
+
+def test_billing_simulator_has_a_healthcheck_on_its_health_endpoint() -> None:
+    check = " ".join(SERVICES["billing-sim"]["healthcheck"]["test"])
+    assert "/admin/health" in check
