@@ -15,6 +15,8 @@ RUN pip install --no-cache-dir . \
 # Embedded default (SQLite) lands in a folder the non-root user owns; compose sets
 # CRM_DATABASE_URL to use PostgreSQL instead.
 ENV CRM_DATA_DIR=/data
+# wsdl/ and mappings/ are data beside the package, not inside it: read from the copy in /app.
+ENV CRM_HOME=/app
 USER crm
 WORKDIR /data
 

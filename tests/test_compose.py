@@ -4,8 +4,11 @@ These tests read the files only; they need neither Docker nor the services."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +205,23 @@ def test_billing_simulator_keeps_its_state_in_a_volume() -> None:
 def test_billing_simulator_has_a_healthcheck_on_its_health_endpoint() -> None:
     check = " ".join(SERVICES["billing-sim"]["healthcheck"]["test"])
     assert "/admin/health" in check
+
+
+def test_the_image_finds_the_wsdl_and_mappings_it_copies() -> None:
+    """``pip install .`` leaves wsdl/ and mappings/ behind in /app: CRM_HOME points there."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    home = re.search(r"^ENV CRM_HOME=(\S+)", text, re.MULTILINE)
+    copied = re.search(r"^COPY \. (\S+)", text, re.MULTILINE)
+    assert home and copied and home.group(1) == copied.group(1)
+    assert (ROOT / "wsdl" / "cil.wsdl").is_file() and (ROOT / "mappings" / "enums.yaml").is_file()
+
+
+def test_crm_home_moves_the_data_folders(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from adapter import paths; print(paths.CIL_WSDL)"],
+        env={**os.environ, "CRM_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(tmp_path / "wsdl" / "cil.wsdl")
