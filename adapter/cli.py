@@ -812,10 +812,12 @@ def demo_cmd() -> None:
 def _register_commands() -> None:
     # Commands kept in modules of their own import this one for its helpers.
     from adapter.cli_billing import billing_sim_cmd
+    from adapter.cli_billing_push import billing
     from adapter.cli_search import search_cmd
 
     main.add_command(search_cmd)
     main.add_command(billing_sim_cmd)
+    main.add_command(billing)
 
 
 _register_commands()
