@@ -266,7 +266,10 @@ class Gateway:
                 response_xml=error.response_xml,
             )
         )
-        log.warning("billing.call_failed", kind=kind, error=error.message, **describe(error))
+        # A refusal is billing's answer, routine for the caller to handle; a transient failure
+        # is billing not answering, which operations want to see.
+        emit = log.info if isinstance(error, BusinessFault) else log.warning
+        emit("billing.call_failed", kind=kind, error=error.message, **describe(error))
 
     # ------------------------------------------------------------------ backoff and breaker
 
