@@ -813,10 +813,12 @@ def _register_commands() -> None:
     # Commands kept in modules of their own import this one for its helpers.
     from adapter.cli_billing import billing_sim_cmd
     from adapter.cli_billing_push import billing
+    from adapter.cli_import import import_group
     from adapter.cli_search import search_cmd
 
     main.add_command(search_cmd)
     main.add_command(billing_sim_cmd)
+    main.add_command(import_group)
     main.add_command(billing)
 
 
