@@ -46,7 +46,6 @@ import contextlib
 import hashlib
 import os
 import re
-import resource
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -63,6 +62,7 @@ from adapter.domain.errors import Conflict, ValidationFailed, Violation
 from adapter.importing.records import Batch, Reader, Record, batches
 from adapter.importing.rejects import RejectReport
 from adapter.mapping import Mappings, load_mappings
+from adapter.procinfo import peak_rss_kib
 from adapter.queries.customers import attribute_definitions
 from adapter.store import tables as t
 from adapter.store.database import analyze
@@ -204,6 +204,7 @@ class _Run:
         mappings: Mappings,
     ) -> None:
         self.started = time.perf_counter()
+        self.stats: dict[str, int] = {}
         self.engine = engine
         self.source = source
         self.user = user
@@ -265,7 +266,7 @@ class _Run:
             self.report_path, self.import_id, keep=keep if resumed else None
         ) as rejects:
             self.rejects = rejects
-            read = batches(reader, self.parallel)
+            read = batches(reader, self.parallel, self.stats)
             try:
                 for batch in read:
                     self._close(batch)
@@ -331,11 +332,9 @@ class _Run:
 
     def _finish_report(self) -> None:
         self.report.seconds = time.perf_counter() - self.started
-        # ru_maxrss is in KiB on Linux; children: the largest of those ended (the reader)
-        self.report.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        if self.parallel:
-            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            self.report.reader_peak_rss_mib = children / 1024
+        self.report.peak_rss_mib = peak_rss_kib() / 1024
+        if "reader_peak_rss_kib" in self.stats:
+            self.report.reader_peak_rss_mib = self.stats["reader_peak_rss_kib"] / 1024
 
     # ------------------------------------------------------------------ writing
 

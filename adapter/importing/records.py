@@ -32,6 +32,7 @@ from adapter.domain.model import (
 )
 from adapter.domain.validation import parse
 from adapter.mapping import MappingFailed, Mappings, TranslationError, load_mappings
+from adapter.procinfo import peak_rss_kib
 
 AHEAD = 4  # batches the second process may read ahead (bounds the memory of the queue)
 # the bundle's entity lists and the models that validate them, parents first
@@ -111,8 +112,11 @@ class Reader:
                 yield builder.handed(current, stream.count)
 
 
-def batches(reader: Reader, parallel: bool) -> Generator[Batch, None, None]:
-    """``reader``'s batches, read here or by a second process (see the module docstring)."""
+def batches(
+    reader: Reader, parallel: bool, stats: dict[str, int] | None = None
+) -> Generator[Batch, None, None]:
+    """``reader``'s batches, read here or by a second process (see the module docstring);
+    ``stats["reader_peak_rss_kib"]`` gets the second process's peak memory when it ends."""
     if not parallel:
         yield from reader.batches()
         return
@@ -123,7 +127,7 @@ def batches(reader: Reader, parallel: bool) -> Generator[Batch, None, None]:
     )
     process.start()
     try:
-        while (batch := _take(queue, process)) is not None:
+        while (batch := _take(queue, process, stats)) is not None:
             yield batch
     finally:
         process.terminate()
@@ -135,6 +139,7 @@ def _produce(reader: Reader, queue: Any) -> None:
     try:
         for batch in reader.batches():
             queue.put(batch)
+        queue.put(("peak", peak_rss_kib()))
         queue.put(None)
     except xmlsafe.XmlRejected as exc:
         queue.put(("rejected", str(exc)))
@@ -142,7 +147,7 @@ def _produce(reader: Reader, queue: Any) -> None:
         queue.put(("failed", traceback.format_exc()))
 
 
-def _take(queue: Any, process: Any) -> Batch | None:
+def _take(queue: Any, process: Any, stats: dict[str, int] | None = None) -> Batch | None:
     while True:
         try:
             item = queue.get(timeout=1.0)
@@ -154,6 +159,10 @@ def _take(queue: Any, process: Any) -> Batch | None:
             continue
         if isinstance(item, tuple):
             kind, message = item
+            if kind == "peak":
+                if stats is not None:
+                    stats["reader_peak_rss_kib"] = int(message)
+                continue
             if kind == "rejected":
                 raise xmlsafe.XmlRejected(message)
             raise RuntimeError(f"the import's reading process failed:\n{message}")
