@@ -52,7 +52,7 @@ def out(*parts: Any) -> None:
 
 
 @contextmanager
-def fresh_database(url: str) -> Iterator[str]:
+def fresh_database(url: str, keep: bool = False) -> Iterator[str]:
     base = make_url(url)
     name = f"crm_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -61,8 +61,11 @@ def fresh_database(url: str) -> Iterator[str]:
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if keep:
+            out(f'   kept database {name} (drop it with DROP DATABASE "{name}")')
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
@@ -76,7 +79,9 @@ def child(path: str, url: str, batch: int) -> None:
     print(json.dumps(report.as_dict()))
 
 
-def one_size(customers: int, profile: str, batch: int, url: str, folder: Path) -> dict[str, Any]:
+def one_size(
+    customers: int, profile: str, batch: int, url: str, folder: Path, keep: bool = False
+) -> dict[str, Any]:
     path = folder / f"export-{customers}.xml"
     started = time.perf_counter()
     summary = write_customer_export(
@@ -89,7 +94,7 @@ def one_size(customers: int, profile: str, batch: int, url: str, folder: Path) -
         f"{written:.1f} s ({summary.accounts} accounts, {summary.contracts} contracts, "
         f"{summary.services} services)"
     )
-    with fresh_database(url) as database:
+    with fresh_database(url, keep) as database:
         done = subprocess.run(
             [sys.executable, __file__, "--child", str(path), database, str(batch)],
             cwd=ROOT,
@@ -122,6 +127,11 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
+        "--keep-largest",
+        action="store_true",
+        help="keep the database of the largest size (e.g. for bench_search_hierarchy --existing)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("FILE", "URL", "BATCH"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -144,8 +154,9 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="crm-bench-import-") as folder:
         for customers in sizes:
+            keep = args.keep_largest and customers == max(sizes)
             results.append(
-                one_size(customers, args.profile, args.batch, args.database_url, Path(folder))
+                one_size(customers, args.profile, args.batch, args.database_url, Path(folder), keep)
             )
     if len(results) > 1:
         small = min(results, key=lambda r: r["read"])
