@@ -240,6 +240,7 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._tracked: dict[Key, _Tracked] = {}
         self._committed: CommittedChange | None = None
+        self._staged: list[Callable[[Connection, CommittedChange], None]] = []
 
     # ------------------------------------------------------------------ context
 
@@ -377,6 +378,14 @@ class UnitOfWork:
 
     # ------------------------------------------------------------------ committing
 
+    def stage(self, write: Callable[[Connection, CommittedChange], None]) -> None:
+        """Run ``write(connection, change)`` inside the commit's transaction, after the change
+        and its versions are written and before the transaction commits: rows that must exist
+        exactly when the change does (a request's status, outbox messages to billing) without
+        being part of the audited data. It sees the change's id; if it raises, nothing of the
+        unit is written."""
+        self._staged.append(write)
+
     def commit(self, operation: str, summary: Mapping[str, Any] | None = None) -> CommittedChange:
         """Write everything registered as one audited change and commit the transaction.
 
@@ -415,8 +424,7 @@ class UnitOfWork:
         except IntegrityError as exc:
             raise _integrity_conflict(exc, writes) from None
         conn.execute(_MOVE_HEAD, {"seq": seq, "hash": change["hash"], "at": at})
-        conn.commit()
-        self._committed = CommittedChange(
+        committed = CommittedChange(
             id=seq,
             at=at,
             hash=change["hash"],
@@ -425,6 +433,10 @@ class UnitOfWork:
             outcome=change["outcome"],
             versions=tuple((w.entity.kind, w.entity.id, w.version, w.op) for w in writes),
         )
+        for write in self._staged:
+            write(conn, committed)
+        conn.commit()
+        self._committed = committed
         log.info(
             "change.committed",
             change_id=seq,

@@ -386,3 +386,39 @@ def test_key_violation_in_a_bulk_unit_is_a_clear_conflict(engine: Engine, actor:
 
     with UnitOfWork(engine, actor()) as uow:
         assert len(uow.find_by(Account, customer_id=c.id)) == 1
+
+
+def count_changes(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.change)).scalar_one())
+
+
+def test_a_staged_write_runs_in_the_commit_and_sees_the_change(
+    engine: Engine, actor: MakeActor
+) -> None:
+    seen: list[tuple[int, str, int]] = []
+    with UnitOfWork(engine, actor("agent.stage")) as uow:
+        uow.add(f.customer())
+        uow.stage(
+            lambda conn, change: seen.append(
+                (
+                    change.id,
+                    change.request_id,
+                    int(conn.execute(select(func.count()).select_from(t.change)).scalar_one()),
+                )
+            )
+        )
+        committed = uow.commit("customer.create")
+    assert seen == [(committed.id, committed.request_id, committed.id)]
+
+
+def test_a_failing_staged_write_leaves_nothing_written(engine: Engine, actor: MakeActor) -> None:
+    def broken(_conn: object, _change: object) -> None:
+        raise RuntimeError("outbox full")
+
+    before = count_changes(engine)
+    with UnitOfWork(engine, actor("agent.stage")) as uow, pytest.raises(RuntimeError):
+        uow.add(f.customer())
+        uow.stage(broken)
+        uow.commit("customer.create")
+    assert count_changes(engine) == before
