@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -17,6 +18,7 @@ from adapter.domain.model import (
     Subscriber,
 )
 from adapter.store.uow import UnitOfWork
+from adapter.testing.billing_sim import RunningSimulator, SimConfig, run_in_thread
 from tests import factories as f
 
 
@@ -43,3 +45,26 @@ def tree(engine: Engine, actor: Callable[..., Actor]) -> Tree:
         uow.add_all([c, a, k, s1, s2, svc])
         uow.commit("setup")
     return Tree(c, a, k, s1, s2, svc)
+
+
+# ------------------------------------------------------------------ billing simulator
+
+SIM_USER, SIM_PASSWORD = "crm-adapter", "sim-test-secret"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """A billing simulator over real HTTP for the tests of one module."""
+    config = SimConfig(data_dir=tmp_path_factory.mktemp("sim"), users={SIM_USER: SIM_PASSWORD})
+    with run_in_thread(config) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(sim: RunningSimulator) -> Iterator[httpx.Client]:
+    """The simulator's admin API; state and fault plan wiped before and after each test."""
+    with httpx.Client(base_url=sim.admin_url, timeout=10) as client:
+        client.post("/reset").raise_for_status()
+        client.delete("/faults").raise_for_status()
+        yield client
+        client.delete("/faults").raise_for_status()

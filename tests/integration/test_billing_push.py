@@ -43,28 +43,12 @@ from adapter.mapping import Mappings, load_mappings
 from adapter.service import attributes as attribute_svc
 from adapter.settings import Settings, get_settings
 from adapter.store.uow import UnitOfWork
-from adapter.testing.billing_sim import RunningSimulator, SimConfig, run_in_thread
+from adapter.testing.billing_sim import RunningSimulator
 from tests import factories as f
+from tests.integration.conftest import SIM_PASSWORD, SIM_USER
 
-USER, PASSWORD = "crm-adapter", "push-test-secret"
+USER, PASSWORD = SIM_USER, SIM_PASSWORD
 MakeActor = Callable[..., Actor]
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    config = SimConfig(data_dir=tmp_path_factory.mktemp("sim"), users={USER: PASSWORD})
-    with run_in_thread(config) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(sim: RunningSimulator) -> Iterator[httpx.Client]:
-    """The simulator's admin API; state and fault plan wiped before and after each test."""
-    with httpx.Client(base_url=sim.admin_url, timeout=10) as client:
-        client.post("/reset").raise_for_status()
-        client.delete("/faults").raise_for_status()
-        yield client
-        client.delete("/faults").raise_for_status()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ injected fault classified (business or transient) and retried or not as document
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,26 +14,10 @@ import pytest
 
 from adapter.legacy import BusinessFault, CircuitOpen, Gateway, TransientFailure
 from adapter.settings import Settings
-from adapter.testing.billing_sim import RunningSimulator, SimConfig, run_in_thread
+from adapter.testing.billing_sim import RunningSimulator
+from tests.integration.conftest import SIM_PASSWORD, SIM_USER
 
-USER, PASSWORD = "crm-adapter", "gateway-test-secret"
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    config = SimConfig(data_dir=tmp_path_factory.mktemp("sim"), users={USER: PASSWORD})
-    with run_in_thread(config) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(sim: RunningSimulator) -> Iterator[httpx.Client]:
-    """The simulator's admin API; state and fault plan wiped before and after each test."""
-    with httpx.Client(base_url=sim.admin_url, timeout=10) as client:
-        client.post("/reset").raise_for_status()
-        client.delete("/faults").raise_for_status()
-        yield client
-        client.delete("/faults").raise_for_status()
+USER, PASSWORD = SIM_USER, SIM_PASSWORD
 
 
 def settings(sim: RunningSimulator, **overrides: Any) -> Settings:
