@@ -8,7 +8,6 @@ change's digest.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import typing
@@ -17,11 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from queue import Empty
 
 from faker import Faker
 from sqlalchemy import Engine
 
+from adapter.background import ahead
 from adapter.domain import Actor, Entity
 from adapter.domain.attributes import AttributeDefinition, AttributeValue
 from adapter.domain.errors import Conflict
@@ -621,46 +620,15 @@ def _batches(
             count = min(batch, customers - start)
             yield start, [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
         return
-    context = multiprocessing.get_context("spawn")  # no engine or pool inherited by fork
-    queue: typing.Any = context.Queue(maxsize=4)
-    process = context.Process(
-        target=_produce,
-        args=(seed_value, day, customers, batch, queue),
-        name="crm-seed-generator",
-        daemon=True,
-    )
-    process.start()
-    try:
-        for start in range(0, customers, batch):
-            yield start, _take(queue, process)
-    finally:
-        process.terminate()
-        process.join()
+    made = ahead(_generate, (seed_value, day, customers, batch), name="the seed generator process")
+    for start, bundles in zip(range(0, customers, batch), made, strict=True):
+        yield start, bundles
 
 
-def _produce(seed_value: int, day: date, customers: int, batch: int, queue: typing.Any) -> None:
-    """The second process: every batch, in order, onto ``queue`` (which holds a few)."""
-    try:
-        for _start, bundles in _batches(seed_value, day, customers, batch, parallel=False):
-            queue.put(bundles)
-    except BaseException as exc:  # reported to the loading process
-        queue.put(RuntimeError(f"the seed generator failed: {type(exc).__name__}: {exc}"))
-
-
-def _take(queue: typing.Any, process: typing.Any) -> list[_Bundle]:
-    while True:
-        try:
-            item = queue.get(timeout=1.0)
-        except Empty:
-            if not process.is_alive():
-                raise RuntimeError(
-                    f"the seed generator stopped (exit code {process.exitcode})"
-                ) from None
-            continue
-        if isinstance(item, BaseException):
-            raise item
-        bundles: list[_Bundle] = item
-        return bundles
+def _generate(seed_value: int, day: date, customers: int, batch: int) -> Iterator[list[_Bundle]]:
+    """The second process's work: every batch, in order."""
+    for _start, bundles in _batches(seed_value, day, customers, batch, parallel=False):
+        yield bundles
 
 
 def _count(report: SeedReport, bundle: _Bundle) -> None:

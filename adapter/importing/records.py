@@ -10,15 +10,13 @@ batches are the same either way.
 
 from __future__ import annotations
 
-import multiprocessing
-import traceback
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty
 from typing import IO, Any, cast
 
 from adapter import xmlsafe
+from adapter.background import ahead
 from adapter.domain import Entity
 from adapter.domain.attributes import AttributeDefinition, AttributeValue
 from adapter.domain.errors import ValidationFailed, Violation
@@ -32,7 +30,6 @@ from adapter.domain.model import (
 )
 from adapter.domain.validation import parse
 from adapter.mapping import MappingFailed, Mappings, TranslationError, load_mappings
-from adapter.procinfo import peak_rss_kib
 
 AHEAD = 4  # batches the second process may read ahead (bounds the memory of the queue)
 # the bundle's entity lists and the models that validate them, parents first
@@ -120,54 +117,15 @@ def batches(
     if not parallel:
         yield from reader.batches()
         return
-    context = multiprocessing.get_context("spawn")
-    queue: Any = context.Queue(maxsize=AHEAD)
-    process = context.Process(
-        target=_produce, args=(reader, queue), name="crm-import-reader", daemon=True
-    )
-    process.start()
-    try:
-        while (batch := _take(queue, process, stats)) is not None:
-            yield batch
-    finally:
-        process.terminate()
-        process.join()
+    made = ahead(_read, (reader,), name="the import's reading process", depth=AHEAD)
+    yield from made
+    if stats is not None and made.peak_rss_kib is not None:
+        stats["reader_peak_rss_kib"] = made.peak_rss_kib
 
 
-def _produce(reader: Reader, queue: Any) -> None:
-    """The second process: every batch, in order, then None; a failure as its message."""
-    try:
-        for batch in reader.batches():
-            queue.put(batch)
-        queue.put(("peak", peak_rss_kib()))
-        queue.put(None)
-    except xmlsafe.XmlRejected as exc:
-        queue.put(("rejected", str(exc)))
-    except BaseException:  # reported to the writing process, which stops with it
-        queue.put(("failed", traceback.format_exc()))
-
-
-def _take(queue: Any, process: Any, stats: dict[str, int] | None = None) -> Batch | None:
-    while True:
-        try:
-            item = queue.get(timeout=1.0)
-        except Empty:
-            if not process.is_alive():
-                raise RuntimeError(
-                    f"the import's reading process stopped (exit code {process.exitcode})"
-                ) from None
-            continue
-        if isinstance(item, tuple):
-            kind, message = item
-            if kind == "peak":
-                if stats is not None:
-                    stats["reader_peak_rss_kib"] = int(message)
-                continue
-            if kind == "rejected":
-                raise xmlsafe.XmlRejected(message)
-            raise RuntimeError(f"the import's reading process failed:\n{message}")
-        found: Batch | None = item
-        return found
+def _read(reader: Reader) -> Iterator[Batch]:
+    """The second process's work: every batch, in order."""
+    yield from reader.batches()
 
 
 class _Counting:

@@ -136,29 +136,3 @@ def test_batches_made_by_a_second_process_hold_the_same_data(
     assert current_rows(engine) == current_rows(other)
     with read_connection(engine) as conn:
         assert verify(conn).ok
-
-
-def test_a_generator_process_that_dies_stops_the_seed_with_its_exit_code() -> None:
-    from queue import Queue
-
-    from adapter.seed import _take
-
-    class Dead:
-        exitcode = -9
-
-        def is_alive(self) -> bool:
-            return False
-
-    with pytest.raises(RuntimeError, match=r"seed generator stopped \(exit code -9\)"):
-        _take(Queue(), Dead())
-
-
-def test_a_generator_that_fails_passes_its_reason_to_the_loader() -> None:
-    from queue import Queue
-
-    from adapter.seed import _take
-
-    queue: Queue[object] = Queue()
-    queue.put(RuntimeError("the seed generator failed: ValueError: bad locale"))
-    with pytest.raises(RuntimeError, match="bad locale"):
-        _take(queue, None)
