@@ -26,13 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +39,7 @@ from adapter.importing import DEFAULT_BATCH, import_bscs_xml  # noqa: E402
 from adapter.logs import configure_logging  # noqa: E402
 from adapter.store.database import make_engine, upgrade  # noqa: E402
 from adapter.testing.export import write_customer_export  # noqa: E402
+from bench.benchdb import fresh_database  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL = 2_000  # customers per second
@@ -49,24 +47,6 @@ GOAL = 2_000  # customers per second
 
 def out(*parts: Any) -> None:
     print(*parts, flush=True)
-
-
-@contextmanager
-def fresh_database(url: str, keep: bool = False) -> Iterator[str]:
-    base = make_url(url)
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            out(f'   kept database {name} (drop it with DROP DATABASE "{name}")')
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def child(path: str, url: str, batch: int) -> None:

@@ -23,14 +23,12 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,6 +41,7 @@ from adapter.store import tables as t
 from adapter.store.database import analyze, make_engine, upgrade
 from adapter.store.reading import read_connection
 from adapter.store.uow import UnitOfWork
+from bench.benchdb import fresh_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SAMPLES = 200
@@ -51,21 +50,6 @@ RNG = random.Random(11)
 
 def out(*parts: Any) -> None:
     print(*parts, flush=True)
-
-
-@contextmanager
-def fresh_database(url: str) -> Iterator[str]:
-    base = make_url(url)
-    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
