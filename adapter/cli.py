@@ -814,12 +814,15 @@ def _register_commands() -> None:
     from adapter.cli_billing import billing_sim_cmd
     from adapter.cli_billing_push import billing
     from adapter.cli_import import import_group
+    from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
 
     main.add_command(search_cmd)
     main.add_command(billing_sim_cmd)
     main.add_command(import_group)
     main.add_command(billing)
+    main.add_command(submit_cmd)
+    main.add_command(requests_group)
 
 
 _register_commands()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapter.domain.errors import NotFound, ValidationFailed
-from adapter.domain.model import Customer
+from adapter.domain.errors import Conflict, NotFound, ValidationFailed
+from adapter.domain.model import ContactPerson, Customer
 from adapter.domain.patch import merge_patch
 from adapter.domain.validation import parse
 from adapter.service.attributes import set_attribute
@@ -48,3 +48,30 @@ def find_customer(uow: UnitOfWork, ref: str) -> Customer:
     if by_number:
         return by_number[0]
     raise NotFound("customer", ref)
+
+
+def add_contact_person(
+    uow: UnitOfWork, customer_id: str, person: ContactPerson, expected_version: int | None = None
+) -> ContactPerson:
+    """Add a contact person (authorized contact, billing contact…) to a customer."""
+    customer = uow.get(Customer, customer_id)
+    uow.expect_version(customer, expected_version)
+    if any(p.id == person.id for p in customer.contact_persons):
+        raise Conflict(
+            f"customer {customer.customer_number} already has a contact person {person.id}"
+        )
+    customer.contact_persons = [*customer.contact_persons, person]
+    return person
+
+
+def remove_contact_person(
+    uow: UnitOfWork, customer_id: str, person_id: str, expected_version: int | None = None
+) -> ContactPerson:
+    """Remove a contact person; history keeps it in the customer's earlier versions."""
+    customer = uow.get(Customer, customer_id)
+    uow.expect_version(customer, expected_version)
+    found = next((p for p in customer.contact_persons if p.id == person_id), None)
+    if found is None:
+        raise NotFound("contact person", person_id)
+    customer.contact_persons = [p for p in customer.contact_persons if p.id != person_id]
+    return found

@@ -22,11 +22,13 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -313,3 +315,63 @@ audit_head = Table(
 )
 
 GENESIS_HASH = "0" * 64
+
+# ----------------------------------------------------------------------------- requests
+
+request = Table(
+    "request",
+    metadata,
+    # The sender's idempotency key: one row per request ever received, whatever its outcome.
+    Column("request_id", String(200), primary_key=True),
+    # Order of receipt (PostgreSQL: an identity; SQLite: max + 1 under the write lock). One
+    # customer's requests apply in this order.
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("operation", String(100), nullable=False),
+    # The customer the request concerns (ordering key); no foreign key: it may name a
+    # customer a pending request will create, or none that exists.
+    Column("customer_id", String(ID)),
+    Column("principal", String(200), nullable=False),
+    Column("envelope", Json, nullable=False),  # as received: kept for replay and dead letters
+    Column("status", String(16), nullable=False),
+    Column("reason", Json),  # {"code", "message", "violations": [{field, rule, message}]}
+    Column("result", Json),  # the handler's result: what the first outcome returns again
+    Column("change_id", BigInteger, ForeignKey("change.id"), index=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("applied_at", UtcDateTime),
+    Column("synced_at", UtcDateTime),
+    Column("failed_at", UtcDateTime),
+    Column("legacy_ids", Json),  # billing's ids, once synced
+    Column("attempts", Integer, nullable=False),
+    CheckConstraint("status IN ('received', 'applied', 'synced', 'failed')", name="status_known"),
+    # A customer's requests still to apply, in order (the predecessors of a request).
+    Index("ix_request_customer_pending", "customer_id", "status", "seq"),
+    Index("ix_request_status", "status", "seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("customer_id", String(ID), nullable=False),
+    # Position in the customer's queue to billing, allocated under the audit chain's lock in
+    # the transaction of the change: 1, 2, 3… per customer.
+    Column("seq", BigInteger, nullable=False),
+    Column("request_id", String(200), ForeignKey("request.request_id"), index=True),
+    Column("change_id", BigInteger, ForeignKey("change.id"), nullable=False, index=True),
+    Column("operation", String(64), nullable=False),  # the billing (CIL) operation
+    Column("payload", Json, nullable=False),  # canonical entity kinds, ids and versions
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+    Index("uq_outbox_customer_seq", "customer_id", "seq", unique=True),
+    # The next pending message of a customer, in order.
+    Index("ix_outbox_customer_pending", "customer_id", "status", "seq"),
+    # Customers with a message due.
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
