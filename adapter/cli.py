@@ -816,6 +816,7 @@ def _register_commands() -> None:
     from adapter.cli_import import import_group
     from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
+    from adapter.cli_workers import beat_cmd, flower_cmd, ping_cmd, worker_cmd
 
     main.add_command(search_cmd)
     main.add_command(billing_sim_cmd)
@@ -823,6 +824,8 @@ def _register_commands() -> None:
     main.add_command(billing)
     main.add_command(submit_cmd)
     main.add_command(requests_group)
+    for command in (worker_cmd, beat_cmd, flower_cmd, ping_cmd):
+        main.add_command(command)
 
 
 _register_commands()

@@ -51,6 +51,40 @@ class Settings(BaseSettings):
         default="", description="Redis URL; when set, state shared between workers lives there"
     )
 
+    # Celery workers (workers/config.py derives the Celery configuration from these).
+    broker_url: str = Field(
+        default="",
+        description="Celery broker URL (redis://…, amqp://…); empty means the embedded "
+        "filesystem broker in data_dir/broker, for one host only",
+    )
+    result_backend: str = Field(
+        default="",
+        description="Celery result backend URL; empty means the broker's Redis, rpc:// for "
+        "AMQP, or a SQLite file in data_dir for the embedded broker",
+    )
+    broker_key_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
+        description="Prefix of every Redis key the broker and result backend use, to share "
+        "one Redis database between several adapters (or test runs)",
+    )
+    worker_concurrency: int = Field(
+        default=0, ge=0, le=256, description="Pool processes per worker; 0 means one per CPU"
+    )
+    task_time_limit: float = Field(
+        default=300.0,
+        ge=1,
+        le=86_400,
+        description="Seconds a task may run before its pool process is killed (the soft "
+        "limit, which raises inside the task, is 90% of it)",
+    )
+    task_retry_ceiling: float = Field(
+        default=600.0,
+        ge=1,
+        le=86_400,
+        description="Longest countdown, in seconds, before a task's retry",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

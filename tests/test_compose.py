@@ -23,7 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-EXPECTED_SERVICES = {"postgres", "redis", "migrate", "demo", "billing-sim"}
+EXPECTED_SERVICES = {
+    "postgres",
+    "redis",
+    "migrate",
+    "demo",
+    "billing-sim",
+    "worker",
+    "beat",
+    "flower",
+}
+# Services that run Celery against the Redis broker.
+CELERY_SERVICES = ("worker", "beat", "flower")
 # Adapter services that keep no data in the store (the simulator has its own).
 STORE_FREE = {"billing-sim"}
 # Backing services and the port each one listens on in its official image.
@@ -93,7 +104,8 @@ def _resolve(words: list[str]) -> click.Command | None:
 
 
 def test_expected_services_exist() -> None:
-    """The stack has PostgreSQL, Redis, the schema migration and the demo."""
+    """The stack has PostgreSQL, Redis, the schema migration, the demo, the billing
+    simulator, Celery workers, beat and Flower."""
     assert set(SERVICES) >= EXPECTED_SERVICES
 
 
@@ -225,3 +237,49 @@ def test_crm_home_moves_the_data_folders(tmp_path: Path) -> None:
         check=True,
     )
     assert done.stdout.strip() == str(tmp_path / "wsdl" / "cil.wsdl")
+
+
+@pytest.mark.parametrize("name", CELERY_SERVICES)
+def test_celery_service_uses_the_compose_redis_as_broker(name: str) -> None:
+    """Workers, beat and Flower share the Redis service as broker (not the embedded one,
+    which would be a separate folder in each container)."""
+    url = _environment(SERVICES[name])["CRM_BROKER_URL"]
+    assert url.startswith("redis://")
+    assert url.split("://", 1)[1].split(":")[0].split("/")[0] == "redis"
+
+
+@pytest.mark.parametrize("name", CELERY_SERVICES)
+def test_celery_service_waits_for_redis_to_be_healthy(name: str) -> None:
+    spec = _depends_on(SERVICES[name]).get("redis", {})
+    assert spec.get("condition") == "service_healthy"
+
+
+@pytest.mark.parametrize("name", ["worker", "beat"])
+def test_workers_wait_for_the_migration_to_succeed(name: str) -> None:
+    """Tasks write to the store: they start once the schema is in place."""
+    spec = _depends_on(SERVICES[name]).get("migrate", {})
+    assert spec.get("condition") == "service_completed_successfully"
+
+
+def test_flower_publishes_5555_and_listens_on_all_interfaces() -> None:
+    words = _words(SERVICES["flower"]["command"])
+    assert words[1] == "flower"
+    assert int(words[words.index("--port") + 1]) == 5555
+    assert words[words.index("--address") + 1] == "0.0.0.0"  # noqa: S104 - what is checked
+    assert 5555 in _container_ports(SERVICES["flower"])
+
+
+def test_flower_has_a_healthcheck_on_its_health_endpoint() -> None:
+    check = " ".join(SERVICES["flower"]["healthcheck"]["test"])
+    assert "5555/healthcheck" in check
+
+
+def test_worker_healthcheck_pings_its_own_node() -> None:
+    """The worker's node name carries the container's host name, which its health check
+    asks for, so one worker's health is not answered by another."""
+    words = _words(SERVICES["worker"]["command"])
+    node = words[words.index("--hostname") + 1]
+    check = " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    assert node.endswith("@%h")
+    assert f"--destination {node.replace('%h', '$$HOSTNAME')}" in check
+    assert "celery -A workers.app inspect ping" in check

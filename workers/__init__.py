@@ -1,2 +1,3 @@
-"""Celery workers (issue 5). Nothing is built at import time; a composition root will build
-the Celery app from settings."""
+"""Celery workers: the app (``workers.app.create_app``), its configuration derived from
+settings (``workers.config``), logging (``workers.logs``) and thin tasks (``workers.tasks``).
+Nothing is built at import time."""

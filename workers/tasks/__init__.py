@@ -1,0 +1,16 @@
+"""Thin Celery tasks: each decodes its message and calls the adapter.
+
+Tasks are registered on the app that :func:`workers.app.create_app` builds, by
+:func:`register_all`, rather than with decorators on a global app at import time. A task's
+name says its queue (``workers.config.ROUTES``).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from workers.tasks import maintenance
+
+
+def register_all(app: Celery) -> None:
+    maintenance.register(app)
