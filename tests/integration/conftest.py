@@ -17,9 +17,11 @@ from adapter.domain.model import (
     ServiceAssignment,
     Subscriber,
 )
+from adapter.settings import Settings
 from adapter.store.uow import UnitOfWork
 from adapter.testing.billing_sim import RunningSimulator, SimConfig, run_in_thread
 from tests import factories as f
+from workers.app import WorkerApp, create_app
 
 
 @dataclass
@@ -68,3 +70,26 @@ def admin(sim: RunningSimulator) -> Iterator[httpx.Client]:
         client.delete("/faults").raise_for_status()
         yield client
         client.delete("/faults").raise_for_status()
+
+
+# ------------------------------------------------------------------ Celery clients
+
+
+@pytest.fixture
+def client() -> Iterator[Callable[[dict[str, str]], WorkerApp]]:
+    """Makes apps in this process configured as the workers of ENV are (to send tasks and
+    read their states); their connections are closed after the test."""
+    apps: list[WorkerApp] = []
+
+    def make(env: dict[str, str]) -> WorkerApp:
+        fields = {
+            name: env[f"CRM_{name.upper()}"]
+            for name in Settings.model_fields
+            if f"CRM_{name.upper()}" in env
+        }
+        apps.append(create_app(Settings(**fields)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.close()

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from adapter.settings import Settings
-from workers.app import WorkerApp, create_app
+from workers.app import WorkerApp
 from workers.tasks.maintenance import PING
 
 CLI = [sys.executable, "-m", "adapter.cli"]
@@ -32,7 +31,14 @@ READY_TIMEOUT = 30.0
 class Worker:
     """A ``crm-adapter worker`` subprocess with its log file."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path, concurrency: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log: Path,
+        concurrency: int,
+        queues: str = "crm.maintenance",
+    ) -> None:
         self.name = f"{name}@pytest"
         self.env = env
         self.log = log
@@ -43,7 +49,7 @@ class Worker:
                     "worker",
                     f"--hostname={self.name}",
                     f"--concurrency={concurrency}",
-                    "--queues=crm.maintenance",
+                    f"--queues={queues}",
                 ],
                 env=env,
                 stdout=out,
@@ -144,26 +150,6 @@ def _ping(env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[st
         timeout=timeout + 30,
         check=False,
     )
-
-
-@pytest.fixture
-def client() -> Iterator[Callable[[dict[str, str]], WorkerApp]]:
-    """Makes apps in this process configured as the workers of ENV are (to send tasks and
-    read their states); their connections are closed after the test."""
-    apps: list[WorkerApp] = []
-
-    def make(env: dict[str, str]) -> WorkerApp:
-        fields = {
-            name: env[f"CRM_{name.upper()}"]
-            for name in Settings.model_fields
-            if f"CRM_{name.upper()}" in env
-        }
-        apps.append(create_app(Settings(**fields)))
-        return apps[-1]
-
-    yield make
-    for app in apps:
-        app.close()
 
 
 def _wait_started(app: WorkerApp, task_id: str, timeout: float = 20.0) -> dict[str, Any]:

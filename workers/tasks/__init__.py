@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.tasks import maintenance
+from workers.tasks import maintenance, requests
 
 
 def register_all(app: Celery) -> None:
     maintenance.register(app)
+    requests.register(app)
