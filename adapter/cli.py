@@ -813,9 +813,11 @@ def _register_commands() -> None:
     # Commands kept in modules of their own import this one for its helpers.
     from adapter.cli_billing import billing_sim_cmd
     from adapter.cli_billing_push import billing
+    from adapter.cli_dlq import dlq_group
     from adapter.cli_import import import_group
     from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
+    from adapter.cli_sync import sync_group
     from adapter.cli_workers import beat_cmd, flower_cmd, ping_cmd, worker_cmd
 
     main.add_command(search_cmd)
@@ -824,6 +826,8 @@ def _register_commands() -> None:
     main.add_command(billing)
     main.add_command(submit_cmd)
     main.add_command(requests_group)
+    main.add_command(sync_group)
+    main.add_command(dlq_group)
     for command in (worker_cmd, beat_cmd, flower_cmd, ping_cmd):
         main.add_command(command)
 

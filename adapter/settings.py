@@ -85,6 +85,34 @@ class Settings(BaseSettings):
         description="Longest countdown, in seconds, before a task's retry",
     )
 
+    sync_backoff: float = Field(
+        default=5.0,
+        gt=0,
+        le=3_600,
+        description="Seconds before the first retry of an outbox message billing could not "
+        "take (doubled per attempt, with jitter)",
+    )
+    sync_backoff_cap: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="Longest wait, in seconds, before an outbox message is tried again",
+    )
+    sync_sweep_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=3_600,
+        description="Seconds between two sweeps of the outbox for customers with messages due "
+        "(beat's crm.sync.sweep)",
+    )
+    sync_lease: float = Field(
+        default=600.0,
+        ge=1,
+        le=86_400,
+        description="Seconds a drain holds a customer's lease before another drain may take "
+        "it over (renewed at every message; longer than one billing call with its retries)",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

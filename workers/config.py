@@ -203,7 +203,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # 0: Celery's default, one pool process per CPU.
         "worker_concurrency": settings.worker_concurrency or None,
         "beat_schedule_filename": str((settings.data_dir / "celerybeat-schedule").resolve()),
-        "beat_schedule": {},
+        # The outbox sweep: drains what no crm.sync.drain was sent for (docs/architecture.md,
+        # "Legacy sync").
+        "beat_schedule": {
+            "crm.sync.sweep": {"task": "crm.sync.sweep", "schedule": settings.sync_sweep_interval}
+        },
     }
     if is_redis(backend) and settings.broker_key_prefix:
         config["result_backend_transport_options"] = {

@@ -837,3 +837,98 @@ class _Pusher:
                     "discounts: not sent again, so as not to assign it twice; check it there",
                 )
             )
+
+
+# ----------------------------------------------------------------------------------- one step
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The few stored entities one outbox message needs, as of that message's change: the
+    plan of a push of those entities only. ``known`` holds billing's ids already linked to
+    canonical ids (``accounts``/``contracts``/``services``/``discounts`` → id → ids), so that
+    a step can name a parent node or a contract billing already has."""
+
+    customer: Customer
+    accounts: list[Account] = field(default_factory=list)  # parents before children
+    outside_parents: dict[str, str] = field(default_factory=dict)
+    contracts: list[Contract] = field(default_factory=list)
+    subscribers: list[Subscriber] = field(default_factory=list)
+    services: list[ServiceAssignment] = field(default_factory=list)
+    discounts: list[DiscountAssignment] = field(default_factory=list)
+    known: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+
+
+class StepPusher(_Pusher):
+    """The per-entity steps of :func:`push_customer`, one at a time, for the outbox drain
+    (``adapter.sync``): the same calls, tolerated duplicates and read-backs as a whole push,
+    so that a message sent twice (a crash after billing answered) reads the object back
+    instead of creating it again. Each step raises :class:`PushFailed` as a push does; the
+    ids billing gave are in :attr:`report` (with the ``known`` ones it started from)."""
+
+    def __init__(self, gateway: Gateway, mappings: Mappings, part: Slice) -> None:
+        plan = _Plan(
+            customer=part.customer,
+            accounts=list(part.accounts),
+            outside_parents=dict(part.outside_parents),
+            contracts=list(part.contracts),
+            subscribers=list(part.subscribers),
+            services=list(part.services),
+            discounts=list(part.discounts),
+            attributes={},
+        )
+        super().__init__(gateway, mappings, plan)
+        for name, ids in self.report.legacy_ids.items():
+            ids.update({k: dict(v) for k, v in part.known.get(name, {}).items()})
+
+    def push_account(self, account: Account) -> None:
+        """``CustomerNew`` (or the read-back of a node billing already has) and the node's
+        account-level discounts of the slice."""
+        self._push_account(account)
+
+    def push_contract(self, contract: Contract) -> None:
+        """``ContractNew`` with its subscriber, then the slice's discounts and services of
+        the contract and the status steps a whole push would make."""
+        self._push_contract(contract)
+
+    def push_services(self, contract: Contract, subscriber: Subscriber | None) -> None:
+        """``ContractServicesAdd`` for the slice's services of ``contract``."""
+        self._push_services(contract, subscriber, {})
+
+    def push_discount(self, discount: DiscountAssignment, owner: Account | Contract) -> None:
+        """``DiscountAssign`` of one discount on its node or contract."""
+        self._push_discounts([discount], owner)
+
+    def write_contract(self, contract: Contract, fields: Iterable[str]) -> None:
+        """``ContractWrite`` of what a change of a contract billing has changed: its status
+        (with the reason the CRM recorded for it) and/or its rate plan."""
+        changed = set(fields)
+        values: dict[str, Any] = {"number": contract.number}
+        context: dict[str, Any] = {"contract": values}
+        outcome = []
+        if "status" in changed:
+            values["status"] = contract.status.value
+            context["params"] = {"reason": self._reason(contract, contract.status)}
+            outcome.append(f"status {contract.status.value}")
+        if "rate_plan" in changed:
+            values["rate_plan"] = contract.rate_plan
+            outcome.append(f"rate plan {contract.rate_plan}")
+        ids = self.report.contracts.get(contract.id)
+        if ids:
+            context["legacy_ids"] = {"co_id": ids["co_id"]}
+        subject = Subject("contract", contract.id, f"contract {contract.number}")
+        self._call("ContractWrite", subject, context, outcome=", ".join(outcome))
+
+    def write_customer(self, changed: Mapping[str, Any], node: Account) -> None:
+        """``CustomerWrite`` of changed customer data (``changed``: field → new value, as
+        stored) on one node; a status is sent as the node's (the stricter of the customer's
+        and the account's, as a push does)."""
+        values = dict(changed)
+        if "status" in values:
+            values["status"] = _node_status(self.plan.customer, node).value
+        context: dict[str, Any] = {"customer": values, "account": {"number": node.number}}
+        ids = self.report.accounts.get(node.id)
+        if ids:
+            context["legacy_ids"] = {"cs_id": ids["cs_id"]}
+        outcome = f"set {', '.join(sorted(values))}"
+        self._call("CustomerWrite", self._account_subject(node), context, outcome=outcome)

@@ -375,3 +375,34 @@ outbox = Table(
     # Customers with a message due.
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+# ------------------------------------------------------------------ legacy sync (operational)
+# Written by the sync to billing (adapter/sync/), not by units of work: operational data, not
+# audited entities (no versions, no audit chain). Losing it loses nothing the CRM owns: a
+# re-sync reads billing's ids back (CMS.RC6720 → CustomerRead/ContractRead).
+
+legacy_link = Table(
+    "legacy_link",
+    metadata,
+    # The canonical entity: account, contract, service_assignment or discount_assignment.
+    Column("kind", String(32), primary_key=True),
+    Column("entity_id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False, index=True),
+    # Billing's internal id (csId, coId, snCode, assignId) and public id (csIdPub, coIdPub,
+    # snCodePub; none for a discount), as text whatever billing's type.
+    Column("legacy_id", String(64), nullable=False),
+    Column("public_id", String(64)),
+    Column("ids", Json, nullable=False),  # as the inbound mapping gave them: cs_id, cs_id_pub…
+    Column("linked_at", UtcDateTime, nullable=False),
+)
+
+# One drain per customer at a time: a lease, taken and renewed in short transactions (no
+# store transaction stays open across a billing call) and released at the end; a drain that
+# dies leaves it to expire.
+sync_lease = Table(
+    "sync_lease",
+    metadata,
+    Column("customer_id", String(ID), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.tasks import maintenance, requests
+from workers.tasks import maintenance, requests, sync
 
 
 def register_all(app: Celery) -> None:
     maintenance.register(app)
     requests.register(app)
+    sync.register(app)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapter.domain.errors import ValidationFailed
 from adapter.requests.apply import reason_of, submit
+from workers.tasks.sync import DRAIN as SYNC_DRAIN
 
 log = structlog.get_logger(__name__)
 
@@ -36,9 +37,13 @@ def apply(task: Task[Any, Any], envelope: dict[str, Any]) -> dict[str, Any]:
         return {"status": "rejected", "reason": reason}
     except OperationalError as exc:  # the store unreachable or locked: try again later
         ceiling = task.app.settings.task_retry_ceiling  # type: ignore[attr-defined]
-        countdown = min(2 ** task.request.retries, ceiling)
+        countdown = min(2**task.request.retries, ceiling)
         log.warning("request.store_unavailable", retry_in=countdown, error=type(exc).__name__)
         raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+    if status.status == "applied" and status.customer_id is not None:
+        # Committed (submit has returned): billing is told by the customer's drain. Were this
+        # send lost (a crash just now), the sweep finds the pending messages.
+        task.app.send_task(SYNC_DRAIN, args=[status.customer_id])
     return {"request_id": status.request_id, "status": status.status}
 
 
