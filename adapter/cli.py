@@ -818,6 +818,7 @@ def _register_commands() -> None:
     from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
     from adapter.cli_sync import sync_group
+    from adapter.cli_up import up_cmd
     from adapter.cli_workers import beat_cmd, flower_cmd, ping_cmd, worker_cmd
 
     main.add_command(search_cmd)
@@ -828,6 +829,7 @@ def _register_commands() -> None:
     main.add_command(requests_group)
     main.add_command(sync_group)
     main.add_command(dlq_group)
+    main.add_command(up_cmd)
     for command in (worker_cmd, beat_cmd, flower_cmd, ping_cmd):
         main.add_command(command)
 

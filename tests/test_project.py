@@ -37,5 +37,5 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_readme_run_command_starts_the_demo() -> None:
-    assert readme_command("run-command").endswith("crm-adapter demo")
+def test_readme_run_command_starts_everything() -> None:
+    assert readme_command("run-command").endswith("crm-adapter up")
