@@ -26,8 +26,14 @@ IMSI, ICCID or e-mail address the identifier rules refuse, ``range`` for a limit
 
 **Fuzzy names** compare trigrams the way PostgreSQL's ``pg_trgm`` does: the
 ``word_similarity`` of the fragment and the name (the Jaccard similarity of the fragment's
-trigrams and the best-matching stretch of the name's), at least :data:`FUZZY_THRESHOLD`.
-"Mueler" finds "Ana Müller" (0.4). Results come by similarity, best first.
+trigrams and the best-matching stretch of the name's). When any name matching the other
+criteria is close (at least :data:`FUZZY_CLOSE`, 0.5: one letter dropped from a surname of six
+or more), only close names are returned; otherwise every name at least :data:`FUZZY_THRESHOLD`
+(0.3). "Mueler" finds "Ana Müller" (0.4) when nobody is closer. Results come by similarity,
+best first. The rule keeps a typo's few close matches fast on a large base (the loose
+threshold makes the trigram index visit tens of thousands of names of a million that share a
+common surname's trigrams) and still finds a badly typed name; the choice depends only on the
+query, so paging stays stable.
 
 - PostgreSQL: ``name_key %> fragment`` served by the GIN trigram index of migration 0002, with
   ``pg_trgm.word_similarity_threshold`` set for the transaction (``set_config(..., true)``). On a
@@ -78,6 +84,7 @@ FUZZY_MIN_LENGTH = 3
 TEXT_MAX_LENGTH = 200
 LIMIT_MAX = 500
 FUZZY_THRESHOLD = 0.3
+FUZZY_CLOSE = 0.5
 FUZZY_CANDIDATES = 1000
 
 # Search objects that only one dialect has, created by migration 0002 and absent from
@@ -424,17 +431,19 @@ def _fuzzy_page_postgresql(
     offset: int,
 ) -> SearchPage:
     c = t.customer.c
-    # ``%>`` is what the GIN index serves; its threshold is a setting, not an operand. The
-    # explicit comparison keeps the result the same if someone set the threshold lower.
-    conn.execute(
-        select(func.set_config("pg_trgm.word_similarity_threshold", str(FUZZY_THRESHOLD), True))
-    )
     similarity = func.word_similarity(literal(fragment), c.name_key, type_=Float)
-    matching = [
-        *conditions,
-        c.name_key.op("%>")(literal(fragment)),
-        similarity >= FUZZY_THRESHOLD,
-    ]
+
+    def matching_at(threshold: float) -> list[ColumnElement[bool]]:
+        # ``%>`` is what the GIN index serves; its threshold is a setting, not an operand. The
+        # explicit comparison keeps the result the same if someone set the threshold lower.
+        conn.execute(
+            select(func.set_config("pg_trgm.word_similarity_threshold", str(threshold), True))
+        )
+        return [*conditions, c.name_key.op("%>")(literal(fragment)), similarity >= threshold]
+
+    matching = matching_at(FUZZY_CLOSE)
+    if conn.execute(select(c.id).where(*matching).limit(1)).first() is None:
+        matching = matching_at(FUZZY_THRESHOLD)
     # One walk of the trigram index gives the page and, on every row, the number of matches.
     rows: Sequence[Row[Any]] = conn.execute(
         select(*_ITEM_COLUMNS, similarity.label("similarity"), func.count().over().label("total"))
@@ -479,8 +488,10 @@ def _fuzzy_page_sqlite(
         .limit(FUZZY_CANDIDATES)
     ).all()
     scored = [(word_similarity(fragment, row.name_key), row.name_key, row.id) for row in candidates]
+    close = any(score >= FUZZY_CLOSE for score, _, _ in scored)
+    threshold = FUZZY_CLOSE if close else FUZZY_THRESHOLD
     ranked = sorted(
-        (entry for entry in scored if entry[0] >= FUZZY_THRESHOLD),
+        (entry for entry in scored if entry[0] >= threshold),
         key=lambda entry: (-entry[0], entry[1], entry[2]),
     )
     page = ranked[offset : offset + limit]

@@ -250,6 +250,30 @@ def test_fuzzy_name_puts_the_closest_name_first(engine: Engine, world: World) ->
     assert similarities == sorted(similarities, reverse=True)
 
 
+def add_person(engine: Engine, actor: MakeActor, number: str, given: str, family: str) -> None:
+    with UnitOfWork(engine, actor("agent.add")) as uow:
+        uow.add(f.customer(customer_number=number, party=person(given, family, date(1990, 1, 1))))
+        uow.commit("customer.create")
+
+
+def test_fuzzy_name_returns_only_close_names_when_there_are_some(
+    engine: Engine, world: World, actor: MakeActor
+) -> None:
+    """With a Mueller among them (0.67 for "Mueler"), the Müllers (0.4) are not offered."""
+    add_person(engine, actor, "C-JAN", "Jan", "Mueller")
+    page = find(engine, SearchCriteria(fuzzy_name="Mueler"))
+    assert [i["customer_number"] for i in page.items] == ["C-JAN"]
+    assert page.total == 1
+
+
+def test_fuzzy_name_falls_back_to_loose_matches_when_none_is_close(
+    engine: Engine, world: World
+) -> None:
+    """Nobody is at 0.5 or more for "Mueler": the Müllers at 0.4 are found (see above)."""
+    page = find(engine, SearchCriteria(fuzzy_name="Mueler"))
+    assert {i["similarity"] for i in page.items} == {0.4} and page.total == 2
+
+
 def test_fuzzy_name_finds_nothing_far_away(engine: Engine, world: World) -> None:
     assert find(engine, SearchCriteria(fuzzy_name="Zyxwvu")).total == 0
 
