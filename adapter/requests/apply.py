@@ -402,8 +402,15 @@ def _apply_one(engine: Engine, request_id: str, clock: Clock) -> RequestStatus:
         channel=envelope.channel,
         request_id=request_id,
     )
+    # Every log line of the unit (the store's "change.committed" included) says which request,
+    # customer and actor it belongs to.
     bound = structlog.contextvars.bound_contextvars(
-        request_id=request_id, operation=envelope.operation, customer_id=row.customer_id
+        request_id=request_id,
+        operation=envelope.operation,
+        customer_id=row.customer_id,
+        user=actor.originating_user,
+        principal=actor.principal,
+        channel=actor.channel,
     )
     with bound:
         try:

@@ -15,6 +15,7 @@ from adapter.domain import Actor
 from adapter.domain.errors import ValidationFailed
 from adapter.requests import handlers, outbox
 from adapter.requests.apply import (
+    DEFAULT_PRINCIPAL,
     RequestStatus,
     apply_request,
     receive,
@@ -359,3 +360,25 @@ def test_receipt_numbers_requests_in_the_order_they_arrive(store: Engine) -> Non
     with store.connect() as conn:
         order = conn.execute(select(t.request.c.request_id).order_by(t.request.c.seq)).scalars()
         assert list(order) == ["req-c", "req-a", "req-b"]
+
+
+def test_every_log_line_of_a_request_names_request_customer_and_actor(store: Engine) -> None:
+    """The store's own "change.committed" line carries the request's context too."""
+    import structlog
+    from structlog.testing import LogCapture
+
+    captured = LogCapture()
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, captured],
+        cache_logger_on_first_use=False,
+    )
+    try:
+        submit(store, new_customer("req-log-1", "C-LOG-1"))
+    finally:
+        structlog.reset_defaults()
+    committed = [e for e in captured.entries if e["event"] == "change.committed"]
+    assert committed, captured.entries
+    line = committed[0]
+    assert line["request_id"] == "req-log-1" and line["customer_id"]
+    assert (line["user"], line["channel"]) == ("agent.ole", "selfcare")
+    assert line["principal"] == DEFAULT_PRINCIPAL  # from the bound context alone
