@@ -815,6 +815,7 @@ def _register_commands() -> None:
     from adapter.cli_billing_push import billing
     from adapter.cli_dlq import dlq_group
     from adapter.cli_import import import_group
+    from adapter.cli_notifications import notifications_group
     from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
     from adapter.cli_sync import sync_group
@@ -830,6 +831,7 @@ def _register_commands() -> None:
     main.add_command(sync_group)
     main.add_command(dlq_group)
     main.add_command(up_cmd)
+    main.add_command(notifications_group)
     for command in (worker_cmd, beat_cmd, flower_cmd, ping_cmd):
         main.add_command(command)
 

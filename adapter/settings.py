@@ -113,6 +113,23 @@ class Settings(BaseSettings):
         "it over (renewed at every message; longer than one billing call with its retries)",
     )
 
+    # The billing push endpoint (adapter/notifications/): billing authenticates with these
+    # (WS-Security UsernameToken, PasswordText); the defaults match the simulator's.
+    notify_user: str = Field(default="billing", min_length=1, max_length=64)
+    notify_password: SecretStr = Field(default=SecretStr("billing-notify-secret"))
+    notify_max_body_bytes: int = Field(
+        default=4 * 1_048_576,
+        ge=1_024,
+        le=64 * 1_048_576,
+        description="Largest notification body accepted (a usage batch is the big one); a "
+        "larger one is refused with HTTP 413 and a SOAP fault",
+    )
+    notify_enqueue: bool = Field(
+        default=True,
+        description="Send crm.events.apply for every newly stored notification (off: the "
+        "events wait as received until applied by another path)",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:

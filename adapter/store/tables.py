@@ -406,3 +406,25 @@ sync_lease = Table(
     Column("holder", String(100), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+# ------------------------------------------------------------------ billing push (operational)
+# Events billing pushes to POST /soap/notifications (adapter/notifications/): one row per
+# eventId ever received, written before the acknowledgement goes out (so an acknowledged event
+# is never lost) and updated by the worker that applies it. The change it caused, if any, is in
+# the audit trail (change_id); a rejected event keeps its reason here, never dropped.
+
+inbound_event = Table(
+    "inbound_event",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # billing's idempotency key
+    Column("operation", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Json),  # {"code", "message"} when rejected or failed
+    Column("payload", Json, nullable=False),  # the parsed notification body, not the XML
+    Column("billing_user", String(64)),
+    Column("change_id", BigInteger, ForeignKey("change.id"), index=True),
+    Column("applied_at", UtcDateTime),
+    CheckConstraint("status IN ('received', 'applied', 'rejected', 'failed')", name="status_known"),
+    Index("ix_inbound_event_status", "status", "received_at"),
+)

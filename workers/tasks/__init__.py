@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.tasks import maintenance, requests, sync
+from workers.tasks import events, maintenance, requests, sync
 
 
 def register_all(app: Celery) -> None:
+    events.register(app)
     maintenance.register(app)
     requests.register(app)
     sync.register(app)

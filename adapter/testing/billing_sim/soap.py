@@ -12,18 +12,16 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from adapter.paths import CIL_NS
+from adapter.soap import (  # shared with the notification endpoint; re-exported
+    PLAIN_TEXT_TYPE as PLAIN_TEXT_TYPE,
+)
+from adapter.soap import SOAP12_NS as SOAP12_NS
+from adapter.soap import SOAP_NS as SOAP_NS
+from adapter.soap import WSSE_NS as WSSE_NS
+from adapter.soap import XML_CONTENT_TYPE as XML_CONTENT_TYPE
 
 from .codes import CmsError, FaultCode
 
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
-WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-# The URI naming the plain-text password type of the UsernameToken profile (not a secret).
-PLAIN_TEXT_TYPE = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
-    "#PasswordText"
-)
-XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 T = TypeVar("T")
 
 # The 18 operations of cil.wsdl, by operation name; the request element is derived from it.
