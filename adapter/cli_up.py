@@ -2,7 +2,8 @@
 
 ``adapter.cli`` registers the command; the CLI's helpers, Celery and the workers are imported
 when it runs. ``up`` migrates the store, then starts each part as a child process in a
-session (process group) of its own — the billing simulator, N workers, beat — and points the
+session (process group) of its own — the billing simulator, the billing push endpoint, N
+workers, beat — and points the
 children at the simulator it started (``CRM_BILLING_URL``). Own sessions matter twice: a
 Ctrl-C in the terminal reaches ``up`` alone, which then stops the parts in order (beat and
 workers first, so a warm shutdown can still finish a sync against the simulator), and a part's
@@ -469,7 +470,14 @@ def _signals_stop() -> Iterator[None]:
     show_default=True,
     help="Port of the billing simulator (on 127.0.0.1).",
 )
-def up_cmd(no_demo: bool, worker_count: int, sim_port: int) -> None:
+@click.option(
+    "--push-port",
+    type=click.IntRange(1, 65535),
+    default=8089,
+    show_default=True,
+    help="Port of the billing push endpoint, POST /soap/notifications (on 127.0.0.1).",
+)
+def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int) -> None:
     """Run everything on this machine: migrate the store, start the billing simulator,
     workers and beat (each logging to CRM_DATA_DIR/logs/), load the demo data through real
     requests, print what runs where, and stop it all on Ctrl-C or SIGTERM."""
@@ -513,9 +521,22 @@ def up_cmd(no_demo: bool, worker_count: int, sim_port: int) -> None:
             runner.start(sim, env)
             _wait(sim, "answer on /admin/health", SIM_READY_TIMEOUT, _sim_healthy(f"{base}/admin"))
 
-            # ---- the push endpoint (issue 5, item 7) and later the API and console go
-            # here: started like the simulator, waited for on their health URL, listed in
-            # the summary, stopped with the workers.
+            # ---- the billing push endpoint (and later the API and console): started like
+            # the simulator, waited for on its health URL, stopped with the workers.
+            push = f"http://127.0.0.1:{push_port}"
+            endpoint = Part(
+                "push endpoint",
+                [*cli, "notifications", "serve", "--host", "127.0.0.1", "--port", str(push_port)],
+                logs / "push-endpoint.log",
+                f"{push}/soap/notifications (WSDL {push}/soap/notifications?wsdl)",
+            )
+            if not _port_free(push_port):
+                raise PartFailed(
+                    f"push endpoint cannot start: port {push_port} is already in use "
+                    "(choose another with --push-port)"
+                )
+            runner.start(endpoint, env)
+            _wait(endpoint, "answer on /health", SIM_READY_TIMEOUT, _sim_healthy(push))
 
             # ---- workers
             workers: list[Part] = []
@@ -580,7 +601,6 @@ def up_cmd(no_demo: bool, worker_count: int, sim_port: int) -> None:
             _say(f"  broker             {broker}")
             for part in runner.parts:
                 _say(f"  {part.name:<18} {part.details}; pid {part.pid}; log {part.log}")
-            _say("  push endpoint      not available yet (issue 5, item 7)")
             _say(f"  logs               {logs}")
             if not demo_ok:
                 _say("  demo data          NOT fully synced (see above)")

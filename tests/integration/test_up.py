@@ -61,6 +61,11 @@ class Up:
             self.env["CRM_BROKER_URL"] = broker_url
         self.out = folder / "up.out"
         self.err = folder / "up.err"
+        if "--push-port" not in args:  # never the default 8089 of a real run beside it
+            self.push_port = _free_port()
+            args = (*args, "--push-port", str(self.push_port))
+        else:
+            self.push_port = int(args[args.index("--push-port") + 1])
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(
                 [*CLI, "up", *args], env=self.env, stdout=out, stderr=err
@@ -116,9 +121,12 @@ def test_up_runs_everything_loads_the_demo_through_requests_and_stops_on_ctrl_c(
     up = start_up(tmp_path, "--sim-port", str(port))
     up.wait_ready()
     pids = up.pids()
-    assert set(pids) == {"billing simulator", "worker 1", "beat"}, up.output()
+    assert set(pids) == {"billing simulator", "push endpoint", "worker 1", "beat"}, up.output()
     text = up.stdout()
     assert f"http://127.0.0.1:{port}/ws/cil?wsdl" in text
+    push = f"http://127.0.0.1:{up.push_port}/soap/notifications"
+    assert push in text
+    assert b"BalanceUpdated" in httpx.get(f"{push}?wsdl", timeout=5).content
     assert "sqlite:///" in text and "filesystem://" in text
 
     assert httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=5).status_code == 200
@@ -139,7 +147,7 @@ def test_up_runs_everything_loads_the_demo_through_requests_and_stops_on_ctrl_c(
     branch = gateway.call("CustomerRead", {"csIdPub": "DEMO-2001.2"})
     assert person["csIdPub"] == "DEMO-1001.1"
     assert (branch["parentCsIdPub"], branch["csLevel"]) == ("DEMO-2001.1", 2)
-    for name in ("billing-sim.log", "worker1.log", "beat.log"):
+    for name in ("billing-sim.log", "push-endpoint.log", "worker1.log", "beat.log"):
         assert (data / "logs" / name).stat().st_size > 0
 
     up.process.send_signal(signal.SIGINT)
@@ -185,7 +193,7 @@ def test_a_worker_that_cannot_start_stops_the_simulator_already_running(
     assert code == 1, up.output()
     assert "worker 1 did not start" in up.err.read_text()
     pids = up.pids()
-    assert set(pids) == {"billing simulator", "worker 1"}, up.output()
+    assert set(pids) == {"billing simulator", "push endpoint", "worker 1"}, up.output()
     assert "stopped billing simulator" in up.stdout()
     assert [name for name, pid in pids.items() if _alive(pid)] == []
 
