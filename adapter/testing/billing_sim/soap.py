@@ -19,8 +19,11 @@ from adapter.soap import SOAP12_NS as SOAP12_NS
 from adapter.soap import SOAP_NS as SOAP_NS
 from adapter.soap import WSSE_NS as WSSE_NS
 from adapter.soap import XML_CONTENT_TYPE as XML_CONTENT_TYPE
+from adapter.soap import envelope as envelope
+from adapter.soap import fault as fault
+from adapter.soap import split
 
-from .codes import CmsError, FaultCode
+from .codes import CmsError
 
 T = TypeVar("T")
 
@@ -64,13 +67,6 @@ def q(local: str, ns: str = CIL_NS) -> str:
     return f"{{{ns}}}{local}"
 
 
-def _split(tag: str) -> tuple[str | None, str]:
-    if tag.startswith("{"):
-        ns, _, local = tag[1:].partition("}")
-        return ns, local
-    return None, tag
-
-
 # ------------------------------------------------------------------------------ requests
 
 
@@ -86,7 +82,7 @@ class Envelope:
 def unpack(root: Any) -> Envelope:
     """Check that ``root`` is a SOAP 1.1 envelope holding one CIL request; say what is wrong
     otherwise (a ``soap:Client`` fault, or ``VersionMismatch`` for a SOAP 1.2 envelope)."""
-    ns, local = _split(root.tag)
+    ns, local = split(root.tag)
     if local != "Envelope" or ns != SOAP_NS:
         if local == "Envelope" and ns == SOAP12_NS:
             raise SoapFault(
@@ -104,7 +100,7 @@ def unpack(root: Any) -> Envelope:
     for child in root:
         if not isinstance(child.tag, str):
             continue  # comments and processing instructions
-        child_ns, child_local = _split(child.tag)
+        child_ns, child_local = split(child.tag)
         if child_ns == SOAP_NS and child_local == "Header" and header is None and body is None:
             header = child
         elif child_ns == SOAP_NS and child_local == "Body" and body is None:
@@ -125,7 +121,7 @@ def unpack(root: Any) -> Envelope:
             "CMS.SOAP0002", f"the Body holds {len(payloads)} elements; expected exactly one"
         )
     payload = payloads[0]
-    pns, plocal = _split(payload.tag)
+    pns, plocal = split(payload.tag)
     if pns != CIL_NS:
         raise CmsError(
             "CMS.SOAP0003",
@@ -146,7 +142,7 @@ def peek_operation(root: Any) -> str | None:
     for body in root.iterchildren(q("Body", SOAP_NS)):
         for payload in body:
             if isinstance(payload.tag, str):
-                return OPERATION_BY_ELEMENT.get(_split(payload.tag)[1])
+                return OPERATION_BY_ELEMENT.get(split(payload.tag)[1])
     return None
 
 
@@ -156,7 +152,7 @@ def username_token(headers: Iterable[Any]) -> tuple[str, str]:
     ``soap:MustUnderstand``, as SOAP 1.1 requires."""
     security = None
     for block in headers:
-        ns, local = _split(block.tag)
+        ns, local = split(block.tag)
         if ns == WSSE_NS and local == "Security":
             if security is not None:
                 raise CmsError("CMS.SEC0001", "the header holds more than one wsse:Security")
@@ -313,15 +309,6 @@ def xs_text(value: object) -> str:
     return str(value)
 
 
-def envelope(payload: Any) -> bytes:
-    """A SOAP 1.1 envelope around ``payload``, serialised with an XML declaration."""
-    env = etree.Element(q("Envelope", SOAP_NS), nsmap={"soap": SOAP_NS})
-    etree.SubElement(env, q("Header", SOAP_NS))
-    body = etree.SubElement(env, q("Body", SOAP_NS))
-    body.append(payload)
-    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
-
-
 class SoapFault(Exception):
     """A fault whose faultcode is none of Client/Server (VersionMismatch, MustUnderstand)."""
 
@@ -330,30 +317,6 @@ class SoapFault(Exception):
         self.faultcode = faultcode
         self.message = message
         self.code = code
-
-
-def fault(
-    faultcode: FaultCode | str,
-    faultstring: str,
-    *,
-    code: str | None = None,
-    parameters: Iterable[str] = (),
-) -> bytes:
-    """A SOAP 1.1 fault envelope; with ``code``, a ``cmsFault`` detail carries it."""
-    env = etree.Element(q("Envelope", SOAP_NS), nsmap={"soap": SOAP_NS})
-    body = etree.SubElement(env, q("Body", SOAP_NS))
-    node = etree.SubElement(body, q("Fault", SOAP_NS))
-    # faultcode, faultstring and detail are unqualified (SOAP 1.1, section 4.4)
-    etree.SubElement(node, "faultcode").text = f"soap:{faultcode}"
-    etree.SubElement(node, "faultstring").text = faultstring
-    if code is not None:
-        detail = etree.SubElement(node, "detail")
-        cms = etree.SubElement(detail, q("cmsFault"), nsmap={"cil": CIL_NS})
-        add(cms, "code", code)
-        add(cms, "message", faultstring)
-        for parameter in parameters:
-            add(cms, "parameter", parameter)
-    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
 
 
 def cms_fault(error: CmsError) -> bytes:
