@@ -1,0 +1,23 @@
+"""API users, roles and hashed tokens
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 07:00:00
+
+Placeholder until the API's users and tokens land (issue 6).
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
