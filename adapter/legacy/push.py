@@ -34,6 +34,8 @@ The legacy ids obtained are returned in the report, not stored (the outbox recor
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +72,9 @@ log = structlog.get_logger("adapter.legacy.push")
 DUPLICATE = "CMS.RC6720"  # the public id is taken: the node or contract is already in billing
 NUMBER_IN_USE = "CMS.RC6721"  # the MSISDN is held by a live contract (maybe this very one)
 NO_CONTRACT = "CMS.RC6702"
+SERVICE_NOT_ON = "CMS.RC6742"  # the service is not on the contract
+SERVICE_STATUS = "CMS.RC6743"  # a service status billing does not allow (or a deactivated one)
+ALREADY_REMOVED = "CMS.RC6752"  # the discount assignment was removed before
 MAPPING_FAILED = "ADAPTER.MAPPING"  # stored data the mapping files cannot express
 MISMATCH = "ADAPTER.MISMATCH"  # billing holds the object differently than a push can fix
 NO_NUMBER = "ADAPTER.NO_NUMBER"  # a contract without a subscriber: BSCS needs a number
@@ -477,12 +482,24 @@ class _Pusher:
             self.node_status[account.id] = _start_status(self.plan.customer)
             self._push_discounts(self._discounts_of(account), account)
             return
+        read = self._read_node(account, subject)
+        self._align_hierarchy(account, read, parent_number, parent)
+        self._unverified_discounts(self._discounts_of(account), account)
+
+    def _read_node(self, account: Account, subject: Subject) -> dict[str, Any]:
+        """``CustomerRead`` of a node billing has: its ids and status recorded, the whole
+        answer returned."""
         read = self._call("CustomerRead", subject, {"account": account}, outcome="read")
         ids = read["legacy_ids"]
         self.report.accounts[account.id] = {"cs_id": ids["cs_id"], "cs_id_pub": ids["cs_id_pub"]}
         self.node_status[account.id] = CustomerStatus(read["customer"]["status"])
-        self._align_hierarchy(account, read, parent_number, parent)
-        self._unverified_discounts(self._discounts_of(account), account)
+        return read
+
+    def _node_ids(self, account: Account) -> dict[str, Any]:
+        """``legacy_ids.cs_id`` of a node when billing's id is known; without it the mappings
+        name the node by its number (``csIdPub``) alone."""
+        ids = self.report.accounts.get(account.id)
+        return {"cs_id": ids["cs_id"]} if ids else {}
 
     def _align_hierarchy(
         self,
@@ -531,7 +548,7 @@ class _Pusher:
             context = {
                 "account": account,
                 "attributes": attributes,
-                "legacy_ids": {"cs_id": self.report.accounts[account.id]["cs_id"]},
+                "legacy_ids": self._node_ids(account),
             }
             self._call(
                 "CustomerInfoWrite",
@@ -856,6 +873,7 @@ class Slice:
     subscribers: list[Subscriber] = field(default_factory=list)
     services: list[ServiceAssignment] = field(default_factory=list)
     discounts: list[DiscountAssignment] = field(default_factory=list)
+    attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # as in _Plan
     known: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
 
@@ -875,7 +893,7 @@ class StepPusher(_Pusher):
             subscribers=list(part.subscribers),
             services=list(part.services),
             discounts=list(part.discounts),
-            attributes={},
+            attributes={key: dict(values) for key, values in part.attributes.items()},
         )
         super().__init__(gateway, mappings, plan)
         for name, ids in self.report.legacy_ids.items():
@@ -932,3 +950,215 @@ class StepPusher(_Pusher):
             context["legacy_ids"] = {"cs_id": ids["cs_id"]}
         outcome = f"set {', '.join(sorted(values))}"
         self._call("CustomerWrite", self._account_subject(node), context, outcome=outcome)
+
+    def write_node(self, account: Account, fields: Iterable[str]) -> None:
+        """``CustomerWrite`` of an account's own billing data (``fields``: those of bill
+        cycle, payment method, credit limit and status that changed). The data go in one
+        call; a status is reached from the one billing reports (read back) along the allowed
+        node transitions, so that a resend finds it reached and sends nothing more. A field
+        cleared in the CRM cannot be: CustomerData sends only values (an absent element
+        changes nothing), so that is refused rather than left unsent."""
+        changed = set(fields)
+        subject = self._account_subject(account)
+        data = sorted(changed - {"status"})
+        cleared = [name for name in data if getattr(account, name) is None]
+        if cleared:
+            raise self._failed(
+                "CustomerWrite",
+                subject,
+                MAPPING_FAILED,
+                f"{', '.join(cleared)} cleared in the CRM: CIL CustomerWrite cannot clear a "
+                "value, only set one",
+                sent=False,
+            )
+        if data:
+            values = account.model_dump(mode="json", include=set(data))
+            context = {
+                "account": {"number": account.number, **values},
+                "legacy_ids": self._node_ids(account),
+            }
+            self._call("CustomerWrite", subject, context, outcome=f"set {', '.join(data)}")
+        if "status" in changed:
+            self._read_node(account, subject)
+            self._reach_node_status(account)
+
+    def write_hierarchy(self, account: Account) -> None:
+        """``CustomerHierarchyWrite`` of a node moved or whose payment responsibility changed:
+        the node is read back and moved only when billing holds it differently, so a resend
+        changes nothing."""
+        subject = self._account_subject(account)
+        parent_number, parent = self._parent_context(account)
+        read = self._read_node(account, subject)
+        self._align_hierarchy(account, read, parent_number, parent)
+
+    def write_addresses(self, node: Account) -> None:
+        """``AddressWrite`` calls that bring a node's addresses in billing to the customer's
+        stored ones. BSCS numbers its addresses (``adrSeq``) and CIL changes one at a time, so
+        the node is read back and compared: an address billing has as stored (same content
+        and roles) stays; one whose content or roles differ is updated in place, preferring
+        one of the same content; the rest are deleted or added. Equal addresses that differ
+        only in role are one BSCS address with several roles, as ``CustomerNew`` sends them.
+        A resend finds billing as stored and makes no call."""
+        subject = self._account_subject(node)
+        read = self._read_node(node, subject)
+        split = read.get("customer", {}).get("addresses", [])
+        numbers = read.get("legacy_ids", {}).get("addresses", [])
+        if len(split) != len(numbers):
+            raise self._failed(
+                "AddressWrite",
+                subject,
+                MAPPING_FAILED,
+                "CustomerRead gave the node's addresses and their numbers in different counts",
+                sent=False,
+            )
+        billing: dict[int, tuple[str, dict[str, Any], list[str]]] = {}
+        for address, numbered in zip(split, numbers, strict=True):
+            key, content = _address_content(address)
+            seq = int(numbered["adr_seq"])
+            roles = billing.setdefault(seq, (key, content, []))[2]
+            roles.append(str(address["role"]))
+        wanted: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        for stored in self.plan.customer.addresses:
+            key, content = _address_content(stored.model_dump(mode="json"))
+            roles = wanted.setdefault(key, (content, []))[1]
+            if stored.role.value not in roles:
+                roles.append(stored.role.value)
+        spare = sorted(billing)  # billing's addresses not (yet) matched to a stored one
+        to_write: list[tuple[str, dict[str, Any], list[str]]] = []
+        for key, (content, roles) in wanted.items():
+            same = [s for s in spare if billing[s][0] == key and set(billing[s][2]) == set(roles)]
+            if same:
+                spare.remove(same[0])
+            else:
+                to_write.append((key, content, roles))
+        pairs: list[tuple[int | None, dict[str, Any], list[str]]] = []
+        for key, content, roles in list(to_write):  # first, addresses whose roles changed
+            same = [seq for seq in spare if billing[seq][0] == key]
+            if same:
+                spare.remove(same[0])
+                to_write.remove((key, content, roles))
+                pairs.append((same[0], content, roles))
+        for _key, content, roles in to_write:  # then any other address billing can spare
+            pairs.append((spare.pop(0) if spare else None, content, roles))
+        for number, content, roles in pairs:
+            action = "add" if number is None else "update"
+            self._write_address(node, subject, action, number, content, roles)
+        for seq in spare:
+            _, content, roles = billing[seq]
+            self._write_address(node, subject, "delete", seq, content, roles)
+
+    def _write_address(
+        self,
+        node: Account,
+        subject: Subject,
+        action: str,
+        seq: int | None,
+        content: Mapping[str, Any],
+        roles: list[str],
+    ) -> None:
+        ids = self._node_ids(node) | ({"adr_seq": seq} if seq is not None else {})
+        context = {
+            "account": {"number": node.number},
+            "legacy_ids": ids,
+            "params": {"action": action},
+            "address": {**content, "role": roles},
+        }
+        where = f" {seq}" if seq is not None else ""
+        self._call("AddressWrite", subject, context, outcome=f"{action} address{where}")
+
+    def write_info_fields(self) -> None:
+        """``CustomerInfoWrite`` of the slice's custom attributes billing keeps as info fields
+        (``None`` removes one), as a whole push sends them; attributes the ``info_fields``
+        table does not list stay in the CRM, with no call. Setting or removing a field twice
+        is the same, so a resend needs no read-back."""
+        self._push_info_fields()
+
+    def write_service(
+        self, contract: Contract, service: ServiceAssignment, fields: Iterable[str]
+    ) -> None:
+        """``ContractServicesWrite`` of one service as stored: status, parameters and limits
+        (billing replaces its lists with those sent), named by its ``snCode`` when known.
+        Sending the same state twice is no change in billing, except a deactivation, which
+        billing then refuses (nothing leaves ``D``): that refusal is accepted when reading the
+        contract's services back shows the service no longer live. A list emptied in the CRM
+        cannot be sent (the mapping writes no element for an empty list, and billing keeps
+        its list then), so that is refused rather than left unsent (``fields``: those the
+        change wrote)."""
+        subject = self._service_subject(service, contract)
+        changed = set(fields)
+        emptied = [
+            name
+            for name in ("parameters", "limits")
+            if name in changed and not getattr(service, name)
+        ]
+        if emptied and service.status is not ServiceStatus.DEACTIVATED:
+            raise self._failed(
+                "ContractServicesWrite",
+                subject,
+                MAPPING_FAILED,
+                f"the service's {' and '.join(emptied)} would have to be emptied in billing, "
+                "and the mapping sends no empty list",
+                sent=False,
+            )
+        ids: dict[str, Any] = {}
+        if contract.id in self.report.contracts:
+            ids["co_id"] = self.report.contracts[contract.id]["co_id"]
+        if service.id in self.report.services:
+            ids["sn_code"] = self.report.services[service.id]["sn_code"]
+        context = {
+            "contract": {"number": contract.number},
+            "service": service,
+            "legacy_ids": ids,
+        }
+        closing = service.status is ServiceStatus.DEACTIVATED
+        tolerate = frozenset({SERVICE_NOT_ON, SERVICE_STATUS}) if closing else frozenset()
+        outcome = f"status {service.status.value}, parameters and limits"
+        try:
+            self._call(
+                "ContractServicesWrite", subject, context, outcome=outcome, tolerate=tolerate
+            )
+        except _Refused as refused:
+            live = self._services_in_billing(contract, subject, ContractStatus.ACTIVE)
+            if service.service_code in live:
+                raise self._failed(
+                    "ContractServicesWrite",
+                    subject,
+                    refused.fault.code,
+                    refused.fault.fault_message,
+                    refused.fault,
+                ) from refused
+
+    def remove_discount(self, discount: DiscountAssignment) -> None:
+        """``DiscountRemove`` of an assignment billing has (its ``assignId`` linked when it
+        was assigned). ``CMS.RC6752`` (removed before) is a resend of this removal: done."""
+        subject = self._discount_subject(discount)
+        ids = self.report.discounts.get(discount.id)
+        if not ids:
+            raise self._failed(
+                "DiscountRemove",
+                subject,
+                MISMATCH,
+                "billing's assignId of the discount is not known (it was never assigned there "
+                "by the sync): nothing to remove; check billing",
+                sent=False,
+            )
+        context = {"legacy_ids": {"assign_id": ids["assign_id"]}}
+        # a refusal as removed before: an earlier send of this message, whose record was lost
+        with contextlib.suppress(_Refused):
+            self._call(
+                "DiscountRemove",
+                subject,
+                context,
+                outcome="removed",
+                tolerate=frozenset({ALREADY_REMOVED}),
+            )
+
+
+_ADDRESS_CONTENT = ("lines", "postcode", "city", "region", "country")
+
+
+def _address_content(address: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An address without role and validity (CIL has neither per address), and a key that
+    compares two such contents."""
+    content = {name: address[name] for name in _ADDRESS_CONTENT if address.get(name) is not None}
+    return json.dumps(content, sort_keys=True), content

@@ -18,7 +18,11 @@ No store transaction stays open across a billing call: each message is read in a
 connection, sent, then recorded (sent, legacy ids, request ``synced``) in a short transaction
 of its own. A crash between billing's answer and that record leaves the message pending: the
 next drain sends it again, and the push steps read back what billing already has
-(``CMS.RC6720``/``CMS.RC6721``) instead of creating it twice.
+(``CMS.RC6720``/``CMS.RC6721``) instead of creating it twice; the steps that change what billing
+has compare with a read-back (addresses, hierarchy, node status) or take billing's "already
+done" (a service deactivated, a discount removed before), so a resend changes nothing more.
+Every operation :func:`adapter.requests.outbox.plan` writes has a step; only a message naming
+another operation fails as ``ADAPTER.UNSUPPORTED``.
 
 One drain per customer at a time: a *lease* row in ``sync_lease`` (customer → holder,
 ``expires_at``), taken and renewed before every message in short transactions and released at
@@ -43,6 +47,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from adapter.domain.attributes import AttributeValue
 from adapter.domain.model import (
     Account,
     AssignmentLevel,
@@ -53,10 +58,11 @@ from adapter.domain.model import (
     Subscriber,
 )
 from adapter.legacy import Gateway
-from adapter.legacy.push import PushFailed, Slice, StepPusher, Subject
+from adapter.legacy.push import MISMATCH, PushFailed, Slice, StepPusher, Subject
 from adapter.mapping import Mappings
+from adapter.queries.hierarchy import depth_first
 from adapter.queries.history import version_snapshot
-from adapter.requests.outbox import CUSTOMER_DATA_FIELDS
+from adapter.requests.outbox import CUSTOMER_DATA_FIELDS, NODE_DATA_FIELDS
 from adapter.settings import Settings
 from adapter.store import tables as t
 from adapter.store.reading import read_connection
@@ -67,7 +73,7 @@ log = structlog.get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 Clock = Callable[[], datetime]
 
-UNSUPPORTED = "ADAPTER.UNSUPPORTED"  # an outbox operation the sync cannot send yet
+UNSUPPORTED = "ADAPTER.UNSUPPORTED"  # an outbox operation the sync does not know
 
 #: PushReport's groups of ids → the canonical kind and billing's (internal, public) id keys.
 LINK_KINDS: dict[str, tuple[str, str, str | None]] = {
@@ -341,7 +347,7 @@ def send_message(
             row.operation,
             subject,
             UNSUPPORTED,
-            f"the sync does not send {row.operation} yet",
+            f"the sync knows no outbox operation {row.operation} (for a {kind})",
             pusher.report,
         )
     step.run(pusher)
@@ -361,21 +367,14 @@ def _prepare(
     customer: Customer,
     known: dict[str, dict[str, dict[str, Any]]],
 ) -> _Step:
-    """The slice of the store one message needs, and the push step that sends it."""
+    """The slice of the store one message needs, and the push step that sends it (``run``
+    None: an operation the sync does not know)."""
     operation, change_id = row.operation, row.change_id
     kind = row.payload["entity"]["kind"]
+    fields = list(row.payload.get("fields", []))
     if operation == "CustomerNew":
         account = _as(Account, snapshot)
-        accounts: list[Account] = []
-        outside: dict[str, str] = {}
-        if account.parent_id is not None:
-            parent = _at_change(conn, "account", account.parent_id, change_id)
-            if parent.get("customer_id") == row.customer_id:
-                accounts.append(_as(Account, parent))
-            else:
-                outside[account.parent_id] = str(parent["number"])
-        accounts.append(account)
-        part = Slice(customer, accounts=accounts, outside_parents=outside, known=known)
+        part = _node_slice(conn, row, account, customer, known)
         return _Step(part, lambda p: p.push_account(account))
     if operation == "ContractNew":
         contract = _as(Contract, snapshot)
@@ -406,19 +405,119 @@ def _prepare(
             known=known,
         )
         return _Step(part, lambda p: p.push_services(contract, subscriber))
-    if operation == "DiscountAssign":
-        return _discount_step(conn, row, _as(DiscountAssignment, snapshot), customer, known)
-    fields = list(row.payload.get("fields", []))
+    if operation == "ContractServicesWrite":
+        changed = _as(ServiceAssignment, snapshot)
+        contract = _as(Contract, _at_change(conn, "contract", changed.contract_id, change_id))
+        part = Slice(customer, contracts=[contract], services=[changed], known=known)
+        return _Step(part, lambda p: p.write_service(contract, changed, fields))
+    if operation in ("DiscountAssign", "DiscountRemove"):
+        discount = _as(DiscountAssignment, snapshot)
+        return _discount_step(conn, row, discount, customer, known)
     if operation == "ContractWrite":
-        contract = _as(Contract, snapshot)
-        part = Slice(customer, contracts=[contract], known=known)
-        return _Step(part, lambda p: p.write_contract(contract, fields))
-    if operation == "CustomerWrite" and kind == "customer" and "node" in row.payload:
+        written = _as(Contract, snapshot)
+        part = Slice(customer, contracts=[written], known=known)
+        return _Step(part, lambda p: p.write_contract(written, fields))
+    if operation in ("CustomerWrite", "AddressWrite") and kind == "customer":
+        if "node" not in row.payload:  # the customer's data lives on its nodes
+            subject = Subject(kind, row.customer_id, f"customer {customer.customer_number}")
+            detail = "the message names no node of the customer to write to"
+            return _Step(
+                Slice(customer, known=known), _refuse(operation, subject, MISMATCH, detail)
+            )
         node = _as(Account, _at_change(conn, "account", row.payload["node"]["id"], change_id))
-        changed = {f: snapshot.get(f) for f in fields if f in CUSTOMER_DATA_FIELDS}
         part = Slice(customer, accounts=[node], known=known)
-        return _Step(part, lambda p: p.write_customer(changed, node))
+        if operation == "AddressWrite":
+            return _Step(part, lambda p: p.write_addresses(node))
+        data = {f: snapshot.get(f) for f in fields if f in CUSTOMER_DATA_FIELDS}
+        return _Step(part, lambda p: p.write_customer(data, node))
+    if operation == "CustomerWrite" and kind == "account":
+        account = _as(Account, snapshot)
+        node_data = [f for f in fields if f in NODE_DATA_FIELDS]
+        return _Step(
+            Slice(customer, accounts=[account], known=known),
+            lambda p: p.write_node(account, node_data),
+        )
+    if operation == "CustomerHierarchyWrite":
+        account = _as(Account, snapshot)
+        part = _node_slice(conn, row, account, customer, known)
+        return _Step(part, lambda p: p.write_hierarchy(account))
+    if operation == "CustomerInfoWrite":
+        return _info_step(conn, row, _as(AttributeValue, snapshot), customer, known)
     return _Step(Slice(customer, known=known), None)
+
+
+def _refuse(
+    operation: str, subject: Subject, code: str, detail: str
+) -> Callable[[StepPusher], None]:
+    """A step that sends nothing and fails: stored data the message cannot be sent with."""
+
+    def run(pusher: StepPusher) -> None:
+        raise PushFailed(operation, subject, code, detail, pusher.report)
+
+    return run
+
+
+def _node_slice(
+    conn: Connection,
+    row: Row[Any],
+    account: Account,
+    customer: Customer,
+    known: dict[str, dict[str, dict[str, Any]]],
+) -> Slice:
+    """A node with its parent as billing can be told it: a parent billing gave an id for
+    (sent before, in this customer's order) by that id and number, any other (another
+    customer's node) by its number, which is its public id."""
+    accounts: list[Account] = []
+    outside: dict[str, str] = {}
+    if account.parent_id is not None:
+        parent = _at_change(conn, "account", account.parent_id, row.change_id)
+        mine = parent.get("customer_id") == row.customer_id
+        if mine and account.parent_id in known["accounts"]:
+            accounts.append(_as(Account, parent))
+        else:
+            outside[account.parent_id] = str(parent["number"])
+    accounts.append(account)
+    return Slice(customer, accounts=accounts, outside_parents=outside, known=known)
+
+
+def _top_node(conn: Connection, customer_id: str, change_id: int) -> Account | None:
+    """The customer's first top node as of a change (the node a whole push gives the
+    customer's own info fields): its accounts as that change left them, depth first."""
+    v = t.entity_version.c
+    rows = conn.execute(
+        select(v.entity_id, v.op, v.snapshot)
+        .where(v.entity_type == "account", v.customer_id == customer_id, v.change_id <= change_id)
+        .order_by(v.entity_id, v.version)
+    )
+    latest = {entity_id: (op, snapshot) for entity_id, op, snapshot in rows}
+    accounts = [_as(Account, snap) for op, snap in latest.values() if op != "delete"]
+    ordered = depth_first(accounts, lambda a: a.id, lambda a: a.parent_id, lambda a: a.number)
+    return ordered[0][0] if ordered else None
+
+
+def _info_step(
+    conn: Connection,
+    row: Row[Any],
+    value: AttributeValue,
+    customer: Customer,
+    known: dict[str, dict[str, dict[str, Any]]],
+) -> _Step:
+    """One custom attribute value set or cleared, on the node billing keeps it on: an
+    account's own node, or for the customer's attribute its top node. A customer without a
+    node yet has nowhere in billing to keep it: nothing to send."""
+    target = value.entity_kind.value
+    if target == "account":
+        node: Account | None = _as(
+            Account, _at_change(conn, "account", value.entity_id, row.change_id)
+        )
+    else:
+        node = _top_node(conn, row.customer_id, row.change_id)
+    if node is None:
+        return _Step(Slice(customer, known=known), lambda p: None)
+    removed = row.payload["entity"].get("op") == "delete"
+    attributes = {f"{target}:{value.entity_id}": {value.name: None if removed else value.value}}
+    part = Slice(customer, accounts=[node], attributes=attributes, known=known)
+    return _Step(part, lambda p: p.write_info_fields())
 
 
 def _discount_step(
@@ -428,10 +527,15 @@ def _discount_step(
     customer: Customer,
     known: dict[str, dict[str, dict[str, Any]]],
 ) -> _Step:
+    """``DiscountAssign`` on the discount's node or contract, or ``DiscountRemove`` of it
+    (the slice then only names where it is, for the operator)."""
     change_id = row.change_id
+    remove = row.operation == "DiscountRemove"
     account = _as(Account, _at_change(conn, "account", discount.account_id, change_id))
     if discount.level is AssignmentLevel.ACCOUNT:
         part = Slice(customer, accounts=[account], discounts=[discount], known=known)
+        if remove:
+            return _Step(part, lambda p: p.remove_discount(discount))
         return _Step(part, lambda p: p.push_discount(discount, account))
     subscribers: list[Subscriber] = []
     contract_id = discount.contract_id
@@ -440,7 +544,11 @@ def _discount_step(
         subscribers.append(sim)
         contract_id = contract_id or sim.contract_id
     if contract_id is None:
-        return _Step(Slice(customer, known=known), None)
+        subject = Subject("discount_assignment", discount.id, f"discount {discount.code}")
+        detail = f"a {discount.level.value}-level discount without a contract"
+        return _Step(
+            Slice(customer, known=known), _refuse(row.operation, subject, MISMATCH, detail)
+        )
     contract = _as(Contract, _at_change(conn, "contract", contract_id, change_id))
     part = Slice(
         customer,
@@ -450,6 +558,8 @@ def _discount_step(
         discounts=[discount],
         known=known,
     )
+    if remove:
+        return _Step(part, lambda p: p.remove_discount(discount))
     return _Step(part, lambda p: p.push_discount(discount, contract))
 
 

@@ -105,7 +105,12 @@ def test_customer_read_splits_a_multi_role_address_and_reads_info_fields(
     assert [a["role"] for a in customer["addresses"]] == ["residence", "billing"]
     assert {a["city"] for a in customer["addresses"]} == {"Lisboa"}
     assert result["attributes"] == {"loyalty_tier": "silver"}
-    assert result["legacy_ids"] == {"cs_id": 17, "cs_id_pub": "C9.1"}
+    assert result["legacy_ids"] == {
+        "cs_id": 17,
+        "cs_id_pub": "C9.1",
+        # billing's number of each address, per role like customer.addresses (AddressWrite)
+        "addresses": [{"adr_seq": 1, "role": "residence"}, {"adr_seq": 1, "role": "billing"}],
+    }
     assert result["params"] == {"level": 1}
     assert "parent_account" not in result
 
