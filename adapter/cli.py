@@ -811,11 +811,13 @@ def demo_cmd() -> None:
 
 def _register_commands() -> None:
     # Commands kept in modules of their own import this one for its helpers.
+    from adapter.cli_api import serve_cmd, users_group
     from adapter.cli_billing import billing_sim_cmd
     from adapter.cli_billing_push import billing
     from adapter.cli_dlq import dlq_group
     from adapter.cli_import import import_group
     from adapter.cli_notifications import notifications_group
+    from adapter.cli_reconcile import reconcile_group
     from adapter.cli_requests import requests_group, submit_cmd
     from adapter.cli_search import search_cmd
     from adapter.cli_sync import sync_group
@@ -832,6 +834,9 @@ def _register_commands() -> None:
     main.add_command(dlq_group)
     main.add_command(up_cmd)
     main.add_command(notifications_group)
+    main.add_command(reconcile_group)
+    main.add_command(serve_cmd)
+    main.add_command(users_group)
     for command in (worker_cmd, beat_cmd, flower_cmd, ping_cmd):
         main.add_command(command)
 

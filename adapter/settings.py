@@ -112,6 +112,30 @@ class Settings(BaseSettings):
         description="Seconds a drain holds a customer's lease before another drain may take "
         "it over (renewed at every message; longer than one billing call with its retries)",
     )
+    resume_received_after: float = Field(
+        default=120.0,
+        ge=1,
+        le=86_400,
+        description="Seconds a request or a billing notification may stay received before "
+        "beat's crm.requests.sweep / crm.events.sweep sends it to the workers again (its "
+        "message was lost, e.g. with a broker restarted without persistence)",
+    )
+
+    # Reconciliation with billing (adapter/reconcile/, beat's crm.reconcile.run).
+    reconcile_interval: float = Field(
+        default=3_600.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Seconds between two reconciliation runs (beat's crm.reconcile.run); 0 "
+        "takes the task out of the schedule",
+    )
+    reconcile_batch: int = Field(
+        default=200,
+        ge=0,
+        le=100_000,
+        description="Customers compared with billing per reconciliation run, round robin; 0 "
+        "takes the task out of the schedule",
+    )
 
     # The billing push endpoint (adapter/notifications/): billing authenticates with these
     # (WS-Security UsernameToken, PasswordText); the defaults match the simulator's.
@@ -128,6 +152,20 @@ class Settings(BaseSettings):
         default=True,
         description="Send crm.events.apply for every newly stored notification (off: the "
         "events wait as received until applied by another path)",
+    )
+
+    # The CRM HTTP API (adapter/api/, docs/api.md).
+    api_max_body: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        le=64 * 1_048_576,
+        description="Largest request body the API accepts, in bytes; a larger one is refused "
+        "with HTTP 413 before it is read",
+    )
+    api_enqueue_sync: bool = Field(
+        default=True,
+        description="After an API write commits, send crm.sync.drain for its customer (off: "
+        "the outbox waits for beat's sweep or `crm-adapter sync drain`)",
     )
 
     @field_validator("log_level")

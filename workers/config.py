@@ -32,6 +32,8 @@ QUEUES: Final = (REQUESTS, SYNC, EVENTS, MAINTENANCE)
 ROUTES: Final[dict[str, dict[str, str]]] = {
     **{f"{queue}.*": {"queue": queue} for queue in QUEUES},
     "celery.*": {"queue": MAINTENANCE},
+    # Reconciliation with billing is periodic housekeeping (workers/tasks/reconcile.py).
+    "crm.reconcile.*": {"queue": MAINTENANCE},
 }
 
 #: The gateway caps each wait between billing retries at this many seconds
@@ -181,6 +183,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # (AMQP at once, Redis after the visibility timeout), so stop the tasks running them
         # rather than let them finish while another worker starts them again.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Celery's consumer, except that losing a Redis broker while holding messages does
+        # not end the worker (workers/consumer.py says why): it reconnects when Redis is back.
+        "worker_consumer": "workers.consumer:Consumer",
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": soft_time_limit(settings),
         "task_track_started": True,
@@ -204,11 +209,30 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_concurrency": settings.worker_concurrency or None,
         "beat_schedule_filename": str((settings.data_dir / "celerybeat-schedule").resolve()),
         # The outbox sweep: drains what no crm.sync.drain was sent for (docs/architecture.md,
-        # "Legacy sync").
+        # "Legacy sync"). The received sweeps: resend requests and billing events whose message
+        # was lost (a broker restarted without persistence), once they have stayed received
+        # for resume_received_after seconds (adapter/requests/sweep.py); as often as the
+        # outbox sweep, since each is one indexed query when there is nothing to do.
         "beat_schedule": {
-            "crm.sync.sweep": {"task": "crm.sync.sweep", "schedule": settings.sync_sweep_interval}
+            "crm.sync.sweep": {"task": "crm.sync.sweep", "schedule": settings.sync_sweep_interval},
+            "crm.requests.sweep": {
+                "task": "crm.requests.sweep",
+                "schedule": settings.sync_sweep_interval,
+            },
+            "crm.events.sweep": {
+                "task": "crm.events.sweep",
+                "schedule": settings.sync_sweep_interval,
+            },
         },
     }
+    # Reconciliation with billing (adapter/reconcile/): a batch of customers per run, round
+    # robin; an interval or batch of 0 leaves it to `crm-adapter reconcile run`.
+    if settings.reconcile_interval > 0 and settings.reconcile_batch > 0:
+        config["beat_schedule"]["crm.reconcile.run"] = {
+            "task": "crm.reconcile.run",
+            "schedule": settings.reconcile_interval,
+            "kwargs": {"batch": settings.reconcile_batch},
+        }
     if is_redis(backend) and settings.broker_key_prefix:
         config["result_backend_transport_options"] = {
             "global_keyprefix": settings.broker_key_prefix

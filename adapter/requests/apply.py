@@ -445,7 +445,8 @@ def _record_applied(
     """Staged in the request's unit of work: the request becomes applied (synced when billing
     needs no message) with the change, and the outbox messages are written — all or nothing
     with the change itself."""
-    messages = outbox.plan(outbox.read_written(conn, change.id), outbox.nodes_reader(conn))
+    written = [*outbox.read_written(conn, change.id), *outbox.resent(conn, result)]
+    messages = outbox.plan(written, outbox.nodes_reader(conn))
     done = conn.execute(
         update(t.request)
         .where(_REQUEST.request_id == request_id, _REQUEST.status == "received")

@@ -489,6 +489,72 @@ class RestoreVersion(Command):
         return Target(self.kind, self.entity)
 
 
+# ------------------------------------------------------------------------------ billing
+
+ResyncKind = Literal["customer", "account", "contract", "service_assignment"]
+ResyncField = Literal[
+    "party",
+    "identifications",
+    "contact_media",
+    "segment",
+    "addresses",
+    "status",
+    "bill_cycle",
+    "payment_method",
+    "credit_limit",
+    "parent_id",
+    "payment_responsible",
+    "rate_plan",
+    "parameters",
+    "limits",
+]
+RESYNC_FIELDS: dict[str, frozenset[str]] = {
+    "customer": frozenset(
+        {"party", "identifications", "contact_media", "segment", "addresses", "status"}
+    ),
+    "account": frozenset(
+        {"status", "bill_cycle", "payment_method", "credit_limit", "parent_id"}
+        | {"payment_responsible"}
+    ),
+    "contract": frozenset({"status", "rate_plan"}),
+    "service_assignment": frozenset({"status", "parameters", "limits"}),
+}
+
+
+class ResyncToBilling(Command):
+    """Send an entity's current state to billing again without changing it in the CRM (the
+    CRM is the master; reconciliation repairs drift with it): ``fields`` of the entity as a
+    change of them would (``CustomerWrite``, ``CustomerHierarchyWrite``, ``ContractWrite``,
+    ``ContractServicesWrite``), or, with ``as_new``, the whole entity as its creation would
+    (``CustomerNew``, ``ContractNew`` with its subscriber, ``ContractServicesAdd``)."""
+
+    kind: ResyncKind
+    entity: Ref
+    fields: list[ResyncField] = Field(default_factory=list, max_length=14)
+    as_new: bool = False
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> ResyncToBilling:
+        if self.as_new:
+            if self.fields:
+                raise ValueError("as_new sends the whole entity: give no fields")
+            if self.kind == "customer":
+                raise ValueError("a customer reaches billing as new with its accounts")
+            return self
+        if not self.fields:
+            raise ValueError("give the fields to send again, or as_new")
+        wrong = sorted(set(self.fields) - RESYNC_FIELDS[self.kind])
+        if wrong:
+            known = ", ".join(sorted(RESYNC_FIELDS[self.kind]))
+            named = ", ".join(wrong)
+            raise ValueError(f"a {self.kind} has no field {named} that billing keeps ({known})")
+        return self
+
+    def target(self) -> Target:
+        return Target(self.kind, self.entity)
+
+
 # ------------------------------------------------------------------------------------ ids
 
 _DERIVED = uuid.UUID("5f0c7e52-2b7e-4d43-9a53-6c1f3b9f2a10")

@@ -193,6 +193,11 @@ class RestoreVersionRequest(RequestEnvelope):
     payload: c.RestoreVersion
 
 
+class ResyncToBillingRequest(RequestEnvelope):
+    operation: Literal["billing.resync"]
+    payload: c.ResyncToBilling
+
+
 _REQUESTS: tuple[type[RequestEnvelope], ...] = (
     CreateCustomerRequest,
     UpdateCustomerRequest,
@@ -212,6 +217,7 @@ _REQUESTS: tuple[type[RequestEnvelope], ...] = (
     ClearListingSuppressionRequest,
     SetAttributesRequest,
     RestoreVersionRequest,
+    ResyncToBillingRequest,
 )
 
 

@@ -15,9 +15,16 @@ from typing import Any
 
 from adapter.domain import ENTITY_KINDS
 from adapter.domain.errors import ConcurrencyConflict, NotFound
-from adapter.domain.model import AssignmentLevel, ServiceAssignment, SuppressionScope
+from adapter.domain.model import (
+    AssignmentLevel,
+    ServiceAssignment,
+    Subscriber,
+    SubscriberStatus,
+    SuppressionScope,
+)
 from adapter.queries.customers import resolve
 from adapter.requests import commands as c
+from adapter.requests import outbox
 from adapter.service import attributes as attribute_svc
 from adapter.service import contracts as contract_svc
 from adapter.service import customers as customer_svc
@@ -291,6 +298,30 @@ def restore_version(uow: UnitOfWork, command: c.RestoreVersion) -> Result:
     return {"kind": command.kind, "id": entity_id, "version": command.version}
 
 
+def resync_to_billing(uow: UnitOfWork, command: c.ResyncToBilling) -> Result:
+    """Nothing changes in the store: the result names the entity at its current version (and,
+    for a contract sent as new, its subscriber), which ``outbox.resent`` turns into the
+    messages a change of it would have written."""
+    entity_id = _id(uow, command.kind, command.entity)
+    entity = uow.find(ENTITY_KINDS[command.kind], entity_id)
+    if entity is None:
+        raise NotFound(command.kind, entity_id)
+    op = "create" if command.as_new else "update"
+    resend = [{"kind": command.kind, "id": entity_id, "version": uow.version_of(entity), "op": op}]
+    if not command.as_new:
+        resend[0]["fields"] = sorted(command.fields)
+    elif command.kind == "contract":
+        # The number billing gets with the contract: its active subscriber, else any.
+        subscribers = uow.find_by(Subscriber, contract_id=entity_id)
+        ranked = sorted(subscribers, key=lambda s: (s.status != SubscriberStatus.ACTIVE, s.id))
+        if ranked:
+            sim = ranked[0]
+            resend.append(
+                {"kind": "subscriber", "id": sim.id, "version": uow.version_of(sim), "op": op}
+            )
+    return {outbox.RESEND: resend, "reason": command.reason}
+
+
 HANDLERS: dict[str, Handler] = {
     "customer.create": create_customer,
     "customer.update": update_customer,
@@ -310,4 +341,5 @@ HANDLERS: dict[str, Handler] = {
     "suppression.clear": clear_listing_suppression,
     "attributes.set": set_attributes,
     "version.restore": restore_version,
+    "billing.resync": resync_to_billing,
 }

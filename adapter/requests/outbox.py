@@ -13,7 +13,7 @@ the audit chain's lock, which makes the per-customer sequence number gapless and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +74,39 @@ def read_written(conn: Connection, change_id: int) -> list[Written]:
         )
         for row in rows
     ]
+
+
+RESEND = "resend"
+"""The key of a ``billing.resync`` request's result that lists the entities to send again:
+``[{kind, id, version, op, fields?}]``."""
+
+
+def resent(conn: Connection, result: Mapping[str, Any] | None) -> list[Written]:
+    """The versions a ``billing.resync`` request names in its result, as if its change had
+    written them (with the fields it names), so that :func:`plan` gives the messages a change
+    of them would have. Nothing for any other result."""
+    found: list[Written] = []
+    v = t.entity_version.c
+    for item in (result or {}).get(RESEND) or []:
+        row = conn.execute(
+            select(v.snapshot, v.customer_id).where(
+                v.entity_type == item["kind"],
+                v.entity_id == item["id"],
+                v.version == item["version"],
+            )
+        ).one()
+        found.append(
+            Written(
+                kind=item["kind"],
+                id=item["id"],
+                version=int(item["version"]),
+                op=item["op"],
+                snapshot=row.snapshot,
+                fields=frozenset(item.get("fields", ())),
+                customer_id=row.customer_id,
+            )
+        )
+    return found
 
 
 def nodes_reader(conn: Connection) -> Callable[[str], list[str]]:

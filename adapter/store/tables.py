@@ -428,3 +428,86 @@ inbound_event = Table(
     CheckConstraint("status IN ('received', 'applied', 'rejected', 'failed')", name="status_known"),
     Index("ix_inbound_event_status", "status", "received_at"),
 )
+
+# ------------------------------------------------------------------ API access (operational)
+# Users of the HTTP API (adapter/api/) and their bearer tokens. A token is stored only as the
+# SHA-256 of its text (tokens are 256 random bits, so a fast hash is enough); the text is shown
+# once, when issued. Revoking sets revoked_at; rows are never deleted, so that the audit trail's
+# originating users keep a record of who they were.
+
+api_user = Table(
+    "api_user",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public: named in logs and `users revoke`
+    Column("user_name", String(64), ForeignKey("api_user.name"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # hex SHA-256
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+)
+
+# ------------------------------------------------------------------ reconciliation (operational)
+# Written by the reconciliation with billing (adapter/reconcile/): one row per run, one per drift
+# found. Operational data like the sync's: the repairs themselves are ordinary requests, audited
+# as such (their ids are on the findings).
+
+reconcile_run = Table(
+    "reconcile_run",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("batch", Integer, nullable=False),  # customers asked for
+    Column("customer_id", String(ID)),  # a run of one named customer (no cursor move)
+    Column("checked", Integer, nullable=False),  # customers compared with billing
+    Column("skipped", Integer, nullable=False),  # customers with messages still in the outbox
+    Column("drift", Integer, nullable=False),  # findings this run saw (new or still open)
+    Column("status", String(16), nullable=False),
+    Column("error", Text),  # why a run stopped (billing unreachable…)
+    # The round-robin cursor: the last customer (by id) this run checked or skipped; the next
+    # batch starts after it, wrapping around.
+    Column("last_customer", String(ID)),
+    Column("principal", String(200), nullable=False),
+    CheckConstraint("status IN ('running', 'completed', 'partial', 'failed')", name="status_known"),
+    Index("ix_reconcile_run_started", "started_at"),
+)
+
+reconcile_finding = Table(
+    "reconcile_finding",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", BigInteger, ForeignKey("reconcile_run.id"), nullable=False, index=True),
+    Column("last_run_id", BigInteger, nullable=False),  # the latest run that still saw it
+    Column("customer_id", String(ID), nullable=False),
+    Column("entity_kind", String(32), nullable=False),
+    Column("entity_id", String(ID)),  # none for something only billing has
+    Column("legacy_id", String(64)),
+    Column("field", String(64), nullable=False),
+    Column("crm_value", Json),
+    Column("billing_value", Json),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("repair_request_id", String(200)),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("note", Text),
+    CheckConstraint(
+        "kind IN ('missing_in_billing', 'field_mismatch', 'status_mismatch', 'unknown_in_billing')",
+        name="kind_known",
+    ),
+    CheckConstraint("state IN ('open', 'repaired', 'resolved', 'ignored')", name="state_known"),
+    Index("ix_reconcile_finding_open", "state", "customer_id"),
+)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from celery import Celery
 
-from workers.tasks import events, maintenance, requests, sync
+from workers.tasks import events, maintenance, reconcile, requests, sync
 
 
 def register_all(app: Celery) -> None:
     events.register(app)
     maintenance.register(app)
+    reconcile.register(app)
     requests.register(app)
     sync.register(app)
