@@ -392,6 +392,32 @@ def load_demo_requests(settings: Settings, engine: Engine, check: Callable[[], N
     return all_synced
 
 
+# ---------------------------------------------------------------------------- API users
+
+DEMO_USERS = (("agent", "agent"), ("supervisor", "supervisor"), ("admin", "admin"))
+
+
+def _demo_users(engine: Engine, api: str) -> None:
+    """On a store without API users: create one per demo role and print its token (shown
+    once; only its hash is stored). Later starts leave users alone."""
+    from adapter.api.access import add_user, list_users
+
+    existing = list_users(engine)
+    if existing:
+        _say(
+            f"api users: {len(existing)} exist (`crm-adapter users list`; a new token: "
+            "`crm-adapter users token NAME`)"
+        )
+        return
+    _say(
+        f"api users created (tokens shown once; try: curl -H 'Authorization: Bearer …' {api}"
+        "/api/v1/whoami):"
+    )
+    for name, role in DEMO_USERS:
+        issued = add_user(engine, name, role)
+        _say(f"  {name:<11} role {role:<11} token {issued.token}")
+
+
 # ------------------------------------------------------------------------------ running
 
 
@@ -477,10 +503,19 @@ def _signals_stop() -> Iterator[None]:
     show_default=True,
     help="Port of the billing push endpoint, POST /soap/notifications (on 127.0.0.1).",
 )
-def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int) -> None:
-    """Run everything on this machine: migrate the store, start the billing simulator,
-    workers and beat (each logging to CRM_DATA_DIR/logs/), load the demo data through real
-    requests, print what runs where, and stop it all on Ctrl-C or SIGTERM."""
+@click.option(
+    "--api-port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="Port of the CRM API, /api/v1 and /docs (on 127.0.0.1).",
+)
+def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int, api_port: int) -> None:
+    """Run everything on this machine: migrate the store, start the billing simulator, the
+    push endpoint, the CRM API, workers and beat (each logging to CRM_DATA_DIR/logs/), create
+    demo API users (agent, supervisor, admin) when there are none and print their tokens, load
+    the demo data through real requests, print what runs where, and stop it all on Ctrl-C or
+    SIGTERM."""
     from adapter.cli import _container
     from adapter.cli_workers import safe_url
     from adapter.settings import get_settings
@@ -537,6 +572,23 @@ def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int) -> N
                 )
             runner.start(endpoint, env)
             _wait(endpoint, "answer on /health", SIM_READY_TIMEOUT, _sim_healthy(push))
+
+            # ---- the CRM API (docs/api.md)
+            api = f"http://127.0.0.1:{api_port}"
+            api_part = Part(
+                "api",
+                [*cli, "serve", "--host", "127.0.0.1", "--port", str(api_port)],
+                logs / "api.log",
+                f"{api}/api/v1 (docs {api}/docs, OpenAPI {api}/openapi.json)",
+            )
+            if not _port_free(api_port):
+                raise PartFailed(
+                    f"api cannot start: port {api_port} is already in use "
+                    "(choose another with --api-port)"
+                )
+            runner.start(api_part, env)
+            _wait(api_part, "answer on /health", SIM_READY_TIMEOUT, _sim_healthy(api))
+            _demo_users(engine, api)
 
             # ---- workers
             workers: list[Part] = []

@@ -81,3 +81,38 @@ def mask_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             result[key] = _walk(value)
     return result
+
+
+# What the CRM API masks in its answers unless the caller holds pii.read: identity documents
+# and the birth date. (Names, addresses, e-mail and MSISDN are what a care agent works with;
+# they stay visible to every reader but are still masked in logs by mask_mapping.)
+SENSITIVE_KEYS = frozenset(
+    {"birth_date", "tin", "personal_id", "passport", "passport_number", "value_key"}
+)
+SENSITIVE_TYPES = frozenset({"tin", "personal_id", "passport"})
+
+
+def _sensitive_path(key: str) -> bool:
+    parts = str(key).split(".")
+    # A diff path through an identification ('identifications.0.value') may carry any type.
+    return any(p in SENSITIVE_KEYS for p in parts) or (
+        len(parts) > 1 and parts[0] == "identifications"
+    )
+
+
+def mask_sensitive(data: Any) -> Any:
+    """A deep copy of ``data`` with the identity documents and birth dates masked: values
+    under a sensitive key (or dotted path through one), and the ``value`` of an item whose
+    ``type`` is TIN, personal id or passport. Everything else is left as it is."""
+    if isinstance(data, list | tuple):
+        return [mask_sensitive(v) for v in data]
+    if not isinstance(data, Mapping):
+        return data
+    typed = data.get("type") in SENSITIVE_TYPES
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if _sensitive_path(key) or (typed and key == "value"):
+            result[key] = None if value is None else _masked(value)
+        else:
+            result[key] = mask_sensitive(value)
+    return result

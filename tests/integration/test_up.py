@@ -66,6 +66,11 @@ class Up:
             args = (*args, "--push-port", str(self.push_port))
         else:
             self.push_port = int(args[args.index("--push-port") + 1])
+        if "--api-port" not in args:  # never the default 8080 of a real run beside it
+            self.api_port = _free_port()
+            args = (*args, "--api-port", str(self.api_port))
+        else:
+            self.api_port = int(args[args.index("--api-port") + 1])
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(
                 [*CLI, "up", *args], env=self.env, stdout=out, stderr=err
@@ -121,7 +126,9 @@ def test_up_runs_everything_loads_the_demo_through_requests_and_stops_on_ctrl_c(
     up = start_up(tmp_path, "--sim-port", str(port))
     up.wait_ready()
     pids = up.pids()
-    assert set(pids) == {"billing simulator", "push endpoint", "worker 1", "beat"}, up.output()
+    assert set(pids) == {"billing simulator", "push endpoint", "api", "worker 1", "beat"}, (
+        up.output()
+    )
     text = up.stdout()
     assert f"http://127.0.0.1:{port}/ws/cil?wsdl" in text
     push = f"http://127.0.0.1:{up.push_port}/soap/notifications"
@@ -130,6 +137,17 @@ def test_up_runs_everything_loads_the_demo_through_requests_and_stops_on_ctrl_c(
     assert "sqlite:///" in text and "filesystem://" in text
 
     assert httpx.get(f"http://127.0.0.1:{port}/admin/health", timeout=5).status_code == 200
+
+    # The API answers with the demo users' tokens printed once by `up`.
+    api = f"http://127.0.0.1:{up.api_port}"
+    assert f"{api}/api/v1" in text
+    tokens = dict(re.findall(r"^  (\w+) +role \w+ +token (crm_\S+)$", text, re.MULTILINE))
+    assert set(tokens) == {"agent", "supervisor", "admin"}, up.output()
+    bearer = {"Authorization": f"Bearer {tokens['agent']}"}
+    who = httpx.get(f"{api}/api/v1/whoami", headers=bearer, timeout=10)
+    assert (who.status_code, who.json()["role"]) == (200, "agent")
+    shown = httpx.get(f"{api}/api/v1/customers/DEMO-1001", headers=bearer, timeout=10)
+    assert shown.status_code == 200, shown.text
 
     data = Path(up.env["CRM_DATA_DIR"])
     engine = make_engine(f"sqlite:///{data}/crm.sqlite3")
@@ -193,7 +211,7 @@ def test_a_worker_that_cannot_start_stops_the_simulator_already_running(
     assert code == 1, up.output()
     assert "worker 1 did not start" in up.err.read_text()
     pids = up.pids()
-    assert set(pids) == {"billing simulator", "push endpoint", "worker 1"}, up.output()
+    assert set(pids) == {"billing simulator", "push endpoint", "api", "worker 1"}, up.output()
     assert "stopped billing simulator" in up.stdout()
     assert [name for name, pid in pids.items() if _alive(pid)] == []
 

@@ -1,0 +1,1 @@
+"""One router module per API; ``adapter.api.app.create_app`` includes each in ``ROUTERS``."""
