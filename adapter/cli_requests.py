@@ -3,6 +3,8 @@ line (``docs/requests.md``).
 
 ``submit`` receives and applies each envelope of a file at once, as the Celery task
 ``crm.requests.apply`` does for a queued one: both call :func:`adapter.requests.apply.submit`.
+A file whose first non-blank character is ``<`` is a BSCS-style XML request document
+(``wsdl/requests.xsd``), mapped into its envelope by :mod:`adapter.requests.xmldoc` first.
 ``adapter.cli`` registers these commands; this module imports the CLI's helpers when a command
 runs, not when it is imported.
 """
@@ -67,17 +69,30 @@ def render_status(status: RequestStatus) -> str:
     return "\n".join(lines)
 
 
+def read_file(data: bytes) -> list[Any]:
+    """The envelopes of a file: one mapped from an XML request document (first non-blank
+    character ``<``), else those of :func:`read_envelopes`. Raises ValueError (among them
+    :class:`~adapter.requests.xmldoc.DocumentRejected`, naming the line) or
+    UnicodeDecodeError."""
+    from adapter.requests.xmldoc import is_xml, to_envelope
+
+    if is_xml(data):
+        return [to_envelope(data)]
+    return read_envelopes(data.decode("utf-8"))
+
+
 @click.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the statuses as a JSON array.")
 def submit_cmd(file: Path, as_json: bool) -> None:
-    """Receive and apply the request envelopes in FILE (a JSON envelope, a JSON array of
-    them, or JSON Lines), in order, and print each request's status. Exit 2 if an envelope is
-    bad input (not JSON, or refused by the schema), else 3 if a request failed."""
+    """Receive and apply the requests in FILE, in order, and print each request's status.
+    FILE holds a JSON envelope, a JSON array of them or JSON Lines, or one BSCS-style XML
+    request document (wsdl/requests.xsd). Exit 2 if the input is bad (not JSON, an XML
+    document refused, an envelope refused by the schema), else 3 if a request failed."""
     from adapter.cli import EXIT_INPUT, EXIT_STATE, _container, _dump, _errors, _fail
 
     try:
-        envelopes = read_envelopes(file.read_text(encoding="utf-8"))
+        envelopes = read_file(file.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         _fail(f"{file}: {exc}", EXIT_INPUT)
     engine = _container().engine
@@ -137,8 +152,20 @@ def requests_status(request_id: str, as_json: bool) -> None:
 
 
 @requests_group.command("schema")
-def requests_schema() -> None:
-    """Print the JSON Schema of a request envelope (every operation and its payload)."""
+@click.option(
+    "--xml",
+    "as_xml",
+    is_flag=True,
+    help="Print the XML Schema of BSCS-style request documents (wsdl/requests.xsd) instead.",
+)
+def requests_schema(as_xml: bool) -> None:
+    """Print the JSON Schema of a request envelope (every operation and its payload), or with
+    --xml the XML Schema of request documents."""
+    if as_xml:
+        from adapter.requests.xmldoc import REQUESTS_XSD
+
+        click.echo(REQUESTS_XSD.read_text(encoding="utf-8"), nl=False)
+        return
     from adapter.requests.envelope import envelope_schema
 
     click.echo(json.dumps(envelope_schema(), indent=2, ensure_ascii=False))

@@ -13,6 +13,7 @@ Public API::
     payload = mappings.outbound("CustomerNew", {"customer": ..., "account": ...})
     fields = mappings.inbound("CustomerRead", response)
     bundle = mappings.document("customer", element)  # one record of an export file
+    operation, document = mappings.request_document(body.tag)  # a request document's body
     code = mappings.enum("address_roles", "billing", "outbound")  # "B"
 
 Outbound context (what ``outbound`` reads): a dict of canonical snapshots (``Entity.snapshot()``
@@ -48,6 +49,7 @@ from adapter.mapping.xsd import (
 
 __all__ = [
     "EXPORT_NAMESPACE",
+    "REQUESTS_NAMESPACE",
     "MappingError",
     "MappingFailed",
     "Mappings",
@@ -59,6 +61,8 @@ __all__ = [
 
 EXPORT_XSD_NAME = "cil-export.xsd"
 EXPORT_NAMESPACE = "urn:bscs:export:v1"
+REQUESTS_XSD_NAME = "requests.xsd"
+REQUESTS_NAMESPACE = "urn:bscs:requests:v1"
 
 
 class Mappings:
@@ -71,11 +75,13 @@ class Mappings:
         cil: XsdSchema,
         operations: dict[str, WsdlOperation],
         export: XsdSchema,
+        requests: XsdSchema | None = None,
     ) -> None:
         self.folder = folder
         self._loaded = loaded
         self.cil = cil
         self.export_schema = export
+        self.requests_schema = requests
         self.wsdl_operations = operations
 
     # ------------------------------------------------------------------ what is mapped
@@ -110,6 +116,22 @@ class Mappings:
 
     def root_tag(self, document: str) -> str:
         return self._document(document)[1]
+
+    @property
+    def request_bodies(self) -> Mapping[str, tuple[str, str]]:
+        """The body elements of request documents (Clark names) → (operation, document)."""
+        return dict(self._loaded.requests)
+
+    def request_document(self, body_tag: str) -> tuple[str, str]:
+        """The envelope operation and the document map of a request document whose body is
+        ``body_tag`` (a Clark name), or :class:`MappingFailed` naming the mapped ones."""
+        found = self._loaded.requests.get(body_tag)
+        if found is None:
+            known = ", ".join(sorted(t.rpartition("}")[2] for t in self._loaded.requests))
+            raise MappingFailed(
+                f"no request document maps the element {body_tag!r} (mapped: {known or 'none'})"
+            )
+        return found
 
     # ------------------------------------------------------------------ mapping
 
@@ -216,22 +238,29 @@ def _check(declaration: XsdElement, value: Any, path: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _schemas(wsdl_dir: Path) -> tuple[XsdSchema, XsdSchema, dict[str, WsdlOperation]]:
+def _schemas(
+    wsdl_dir: Path,
+) -> tuple[XsdSchema, XsdSchema, dict[str, WsdlOperation], XsdSchema | None]:
     try:
         cil = load_schema(wsdl_dir / project_paths.CIL_XSD.name)
         export = load_schema(wsdl_dir / EXPORT_XSD_NAME)
         operations = load_operations(wsdl_dir / project_paths.CIL_WSDL.name)
+        # request documents are optional in a folder of schemas (tests keep small copies)
+        requests_xsd = wsdl_dir / REQUESTS_XSD_NAME
+        requests = load_schema(requests_xsd) if requests_xsd.exists() else None
     except (SchemaProblem, ValueError) as exc:
         raise MappingError([Problem(str(wsdl_dir), "", str(exc))]) from None
-    return cil, export, operations
+    return cil, export, operations, requests
 
 
 @functools.lru_cache(maxsize=8)
 def _load(folder: Path, wsdl_dir: Path) -> Mappings:
-    cil, export, operations = _schemas(wsdl_dir)
+    cil, export, operations, requests = _schemas(wsdl_dir)
     schemas = {cil.namespace: cil, export.namespace: export}
+    if requests is not None:
+        schemas[requests.namespace] = requests
     loaded = load_folder(folder, cil, operations, schemas)
-    return Mappings(folder, loaded, cil, operations, export)
+    return Mappings(folder, loaded, cil, operations, export, requests)
 
 
 def load_mappings(

@@ -79,11 +79,7 @@ class Models(Shape):
     classes: tuple[type[BaseModel], ...]
 
     def child(self, name: str) -> Shape | None:
-        shapes = [
-            shape_of(cls.model_fields[name].annotation)
-            for cls in self.classes
-            if name in cls.model_fields
-        ]
+        shapes = [_field_shape(cls, name) for cls in self.classes if name in cls.model_fields]
         if not shapes:
             return None
         if len(shapes) > 1 and all(isinstance(s, Scalar) for s in shapes):
@@ -121,6 +117,23 @@ class MapOf(Shape):
 
     def entry(self) -> Keys:
         return Keys({"key": Scalar(), "value": self.of})
+
+
+def _field_shape(cls: type[BaseModel], name: str) -> Shape:
+    """The shape of field ``name`` of ``cls``. A merge-patch model (``CustomerPatch``) types
+    its structured fields loosely (``dict[str, Any]``, so that a patch can carry nulls); the
+    shape of such a field is that of the entity's field of the same name, so a request
+    document's map is checked against what the patch will be merged into."""
+    shape = shape_of(cls.model_fields[name].annotation)
+    entity = PATCHES.get(cls.__name__)
+    if entity is not None and name in entity.model_fields and _loose(shape):
+        return shape_of(entity.model_fields[name].annotation)
+    return shape
+
+
+def _loose(shape: Shape) -> bool:
+    inner = shape.item() if isinstance(shape, ListOf) else shape
+    return isinstance(inner, MapOf) and inner.of == Scalar()
 
 
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
@@ -226,6 +239,11 @@ ROOT = Keys(
         "matches": ListOf(_MATCH),
     }
 )
+
+
+#: Merge-patch models of the request commands (by class name: the engine does not import the
+#: request package) and the entity each one patches.
+PATCHES: dict[str, type[BaseModel]] = {"CustomerPatch": Customer}
 
 
 class CanonicalPathError(ValueError):

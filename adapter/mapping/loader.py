@@ -186,6 +186,8 @@ class Site:
     canonical_prefix: Path | None = None
     allow_many: str | None = None  # canonical field name allowed several values (multi)
     chain: tuple[str, ...] = ()  # fragments being included, to refuse recursion
+    canonical_root: Shape = canonical.ROOT  # what ``$.`` paths start from
+    keep_empty: bool = True  # an inbound list rule without items writes an empty list
 
 
 @dataclass
@@ -356,7 +358,7 @@ class Compiler:
                 f"{path} cannot be written (only [key=value] selectors, not on the end)", key
             )
         try:
-            shape = canonical.resolve(path, site.canonical_scope)
+            shape = canonical.resolve(path, site.canonical_scope, site.canonical_root)
         except CanonicalPathError as exc:
             raise _Bad(f"{path}: {exc}", key) from None
         return shape
@@ -504,7 +506,7 @@ class Compiler:
             conditions,
             spec.form,
             multi,
-            keep_empty=True,
+            keep_empty=site.keep_empty,
         )
 
     # ------------------------------------------------------------------ field rules
@@ -681,6 +683,8 @@ class Loaded:
     outbound: dict[str, Program] = field(default_factory=dict)
     inbound: dict[str, Program] = field(default_factory=dict)
     documents: dict[str, tuple[Program, str, str]] = field(default_factory=dict)
+    # request documents: the Clark name of the body element → (operation, document)
+    requests: dict[str, tuple[str, str]] = field(default_factory=dict)
     enums: dict[str, EnumTable] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # operation/document → file
 
@@ -867,5 +871,37 @@ def _compile_document(
         namespaces=dict(model.namespaces),
         record=names["record"],
     )
+    if model.request is not None:
+        envelope = _request_envelope(model, source, ctx, loaded, names["record"])
+        if envelope is None:
+            return
+        site = replace(site, canonical_scope=envelope, canonical_root=envelope, keep_empty=False)
     rules = compiler.rules(model.rules, ("rules",), source, site)
     loaded.documents[model.document] = (Program(label, rules), names["root"], names["record"])
+    if model.request is not None:
+        loaded.requests[names["record"]] = (model.request, model.document)
+
+
+def _request_envelope(
+    model: DocumentFile, source: SourceFile, ctx: Context, loaded: Loaded, record: str
+) -> Shape | None:
+    """The shape of the envelope of the operation a request document maps to, or None (and a
+    problem reported) when the operation is unknown or already mapped."""
+    from adapter.requests.envelope import OPERATIONS  # the envelope models, not the handlers
+
+    operation = model.request or ""
+    envelope = OPERATIONS.get(operation)
+    if envelope is None:
+        known = ", ".join(OPERATIONS)
+        ctx.report(source, ("request",), f"unknown operation {operation!r} (known: {known})")
+        return None
+    for other_record, (other_operation, other_document) in loaded.requests.items():
+        if other_operation == operation:
+            where = loaded.files.get(f"document {other_document}", other_document)
+            ctx.report(source, ("request",), f"{operation} is already mapped in {where}")
+            return None
+        if other_record == record:
+            where = loaded.files.get(f"document {other_document}", other_document)
+            ctx.report(source, ("record",), f"{model.record} is already mapped in {where}")
+            return None
+    return canonical.shape_of(envelope)

@@ -143,10 +143,17 @@ class FragmentFile(_Strict):
 
 
 class DocumentFile(_Strict):
-    """An XPath map for one record of an inbound legacy XML document."""
+    """An XPath map for one record of an inbound legacy XML document.
+
+    With ``request`` (an operation of the request envelope, ``customer.create``) the record
+    is the body element of a BSCS-style request document and the rules write the fields of
+    that operation's envelope (``request_id``, ``payload.party.given_name``…) instead of
+    canonical entities; lists that the document does not give are left out rather than
+    written empty (an absent list and an empty one mean different things to a command)."""
 
     document: str
     description: str | None = None
+    request: str | None = None
     namespaces: dict[str, str]
     root: str  # the document's root element, prefix:name
     record: str  # the element handed over for each record, prefix:name
