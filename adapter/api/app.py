@@ -25,9 +25,42 @@ PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-red
 
 def routers() -> list[APIRouter]:
     """Every router of the API, in the order they are matched."""
-    from .routes import customers, search, system
+    from .routes import (
+        customers,
+        search,
+        system,
+        tmf_account,
+        tmf_bucket,
+        tmf_customer,
+        tmf_party,
+        tmf_product,
+        tmf_usage,
+    )
+    from .routes.attributes import router as crm_attributes
+    from .routes.audit import router as crm_audit
+    from .routes.hierarchy import router as crm_hierarchy
+    from .routes.history import router as crm_history
+    from .routes.requests import router as crm_requests
+    from .routes.subscribers import router as crm_subscribers
 
-    return [system.router, search.router, customers.router]
+    return [
+        system.router,
+        search.router,
+        customers.router,
+        tmf_customer.router,
+        tmf_party.router,
+        tmf_account.router,
+        tmf_product.router,
+        tmf_usage.router,
+        tmf_bucket.router,
+        # CRM endpoints under /api/v1 (docs/api.md, "Endpoints")
+        crm_hierarchy,
+        crm_subscribers,
+        crm_history,
+        crm_attributes,
+        crm_audit,
+        crm_requests,
+    ]
 
 
 def api_routes(app: FastAPI) -> list[BaseRoute]:

@@ -1,0 +1,1 @@
+"""Mappings between the canonical model and TM Forum Open API v4 resource models."""
