@@ -33,7 +33,9 @@ def serve_cmd(host: str, port: int) -> None:
         settings,
         host,
         port,
-        announce=lambda url: click.echo(f"api: {url} (docs {url}/docs)", nl=True),
+        announce=lambda url: click.echo(
+            f"api: {url} (docs {url}/docs, console {url}/console)", nl=True
+        ),
     )
 
 

@@ -410,8 +410,8 @@ def _demo_users(engine: Engine, api: str) -> None:
         )
         return
     _say(
-        f"api users created (tokens shown once; try: curl -H 'Authorization: Bearer …' {api}"
-        "/api/v1/whoami):"
+        f"api users created (tokens shown once; sign in with one at {api}/console, or try: "
+        f"curl -H 'Authorization: Bearer …' {api}/api/v1/whoami):"
     )
     for name, role in DEMO_USERS:
         issued = add_user(engine, name, role)
@@ -579,7 +579,8 @@ def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int, api_
                 "api",
                 [*cli, "serve", "--host", "127.0.0.1", "--port", str(api_port)],
                 logs / "api.log",
-                f"{api}/api/v1 (docs {api}/docs, OpenAPI {api}/openapi.json)",
+                f"{api}/api/v1 (docs {api}/docs, OpenAPI {api}/openapi.json; "
+                f"care-agent console {api}/console)",
             )
             if not _port_free(api_port):
                 raise PartFailed(

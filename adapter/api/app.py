@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import Engine
 from starlette.routing import BaseRoute
 
+from adapter.console import install as install_console
 from adapter.settings import Settings, get_settings
 
 from . import errors
@@ -21,6 +22,7 @@ from .present import RequestLogging
 TITLE = "CRM adapter API"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """Routes that need no token; every other route must declare a privilege (tests enforce it)."""
+PUBLIC_PATHS |= {"/console/sign-in", "/console/static"}  # console: sign-in page, its files
 
 
 def routers() -> list[APIRouter]:
@@ -133,4 +135,5 @@ def create_app(
 
     for router in routers():
         app.include_router(router)
+    install_console(app)  # /console: the care-agent web console (docs/console.md)
     return app
