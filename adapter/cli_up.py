@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,9 @@ SIM_READY_TIMEOUT = 30.0
 WORKER_READY_TIMEOUT = 60.0
 BEAT_READY_TIMEOUT = 30.0
 DEMO_TIMEOUT = 90.0
+PERSON_CONTRACT = "CO-1001-1"
+ORG_CONTRACT = "CO-2001-1"
+ORG_MSISDN = "+4917012340002"
 POLL = 0.2
 
 DEMO_CHANNEL = "demo"
@@ -206,12 +210,14 @@ def _envelope(
 
 def demo_envelopes() -> list[dict[str, Any]]:
     """The demo data as provisioning requests: an individual with an active contract, a data
-    service and a discount, and an organisation with a two-level account hierarchy. The same
-    customer numbers as ``crm-adapter demo``, so the README's examples work after either."""
+    service and a discount, and an organisation with a four-level account hierarchy whose
+    lowest node has a contract, and a listing suppression on the port office's subtree (so its
+    usage is hidden from agents and revealed to supervisors). The same customer numbers as
+    ``crm-adapter demo``, so the README's examples work after either."""
     from adapter.demo import DEMO_CUSTOMER, DEMO_MSISDN, DEMO_ORGANISATION
     from adapter.domain.identifiers import complete_iccid
 
-    contract = "CO-1001-1"
+    contract = PERSON_CONTRACT
     person, org = DEMO_CUSTOMER, DEMO_ORGANISATION
     return [
         _envelope(
@@ -292,6 +298,55 @@ def demo_envelopes() -> list[dict[str, Any]]:
                 "parent": f"{org}.1",
                 "payment_responsible": False,
             },
+        ),
+        _envelope(
+            "up-demo-7",
+            "account.create",
+            {
+                "customer": org,
+                "number": f"{org}.3",
+                "name": "Nordwind port office",
+                "parent": f"{org}.2",
+                "payment_responsible": False,
+            },
+        ),
+        _envelope(
+            "up-demo-8",
+            "account.create",
+            {
+                "customer": org,
+                "number": f"{org}.4",
+                "name": "Nordwind port night shift",
+                "parent": f"{org}.3",
+                "payment_responsible": False,
+            },
+        ),
+        _envelope(
+            "up-demo-9",
+            "contract.create",
+            {
+                "account": f"{org}.4",
+                "number": ORG_CONTRACT,
+                "rate_plan": "RP_M",
+                "status": "active",
+                "subscriber": {
+                    "msisdn": ORG_MSISDN,
+                    "imsi": "262011234500002",
+                    "iccid": complete_iccid("49", 2),
+                },
+            },
+            customer=org,
+        ),
+        _envelope(
+            "up-demo-10",
+            "suppression.set",
+            {
+                "scope_type": "account",
+                "account": f"{org}.3",
+                "id": "up-demo-suppression",
+                "reason": "works council agreement: no itemised listings for the port office",
+            },
+            customer=org,
         ),
     ]
 
@@ -390,6 +445,142 @@ def load_demo_requests(settings: Settings, engine: Engine, check: Callable[[], N
             "see `crm-adapter requests status ID` and the worker logs"
         )
     return all_synced
+
+
+def demo_billing_events(now: datetime) -> list[tuple[str, Any]]:
+    """What billing pushes about the demo customers, as (event id, notification): balances of
+    both top accounts, free units and this month's usage of both contracts (the organisation's
+    usage is the suppressed listing)."""
+    from decimal import Decimal
+
+    from adapter.demo import DEMO_CUSTOMER, DEMO_ORGANISATION
+    from adapter.notifications.client import (
+        FreeUnit,
+        UsageLine,
+        balance_updated,
+        free_units_updated,
+        usage_records,
+    )
+
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    period = (month_start.date(), (next_month - timedelta(days=1)).date())
+    # Usage spread over the month so far (at least the last hours on the 1st).
+    span = max(now - month_start, timedelta(hours=1))
+    start = max(month_start, now - span)
+
+    def lines(first_id: int, count: int) -> list[UsageLine]:
+        kinds: list[tuple[str, Decimal, dict[str, Any]]] = [
+            ("VOICE", Decimal("0.09"), {"duration_sec": 180, "other_party": "+4930901820"}),
+            ("SMS", Decimal("0.05"), {"other_party": "+4915112345678"}),
+            ("DATA", Decimal("0.00"), {"volume_bytes": 52_428_800}),
+        ]
+        made = []
+        for n in range(count):
+            usage_type, charge, extra = kinds[n % len(kinds)]
+            at = start + span * (n + 1) / (count + 1)
+            made.append(
+                UsageLine(first_id + n, at.replace(microsecond=0), usage_type, charge, **extra)
+            )
+        return made
+
+    def units(used_mb: str, used_min: str) -> list[FreeUnit]:
+        return [
+            FreeUnit("FU_DATA", "MB", Decimal(10240), Decimal(used_mb), *period),
+            FreeUnit("FU_VOICE", "MIN", Decimal(300), Decimal(used_min), *period),
+        ]
+
+    as_of = now.replace(microsecond=0)
+    return [
+        (
+            "up-demo-balance-1",
+            balance_updated(
+                "up-demo-balance-1",
+                f"{DEMO_CUSTOMER}.1",
+                current=Decimal("19.99"),
+                unbilled=Decimal("4.37"),
+                outstanding=Decimal("0"),
+                as_of=as_of,
+            ),
+        ),
+        (
+            "up-demo-balance-2",
+            balance_updated(
+                "up-demo-balance-2",
+                f"{DEMO_ORGANISATION}.1",
+                current=Decimal("1249.00"),
+                unbilled=Decimal("312.40"),
+                outstanding=Decimal("120.00"),
+                as_of=as_of,
+            ),
+        ),
+        (
+            "up-demo-freeunits-1",
+            free_units_updated(
+                "up-demo-freeunits-1", PERSON_CONTRACT, units("3584", "95"), as_of=as_of
+            ),
+        ),
+        (
+            "up-demo-freeunits-2",
+            free_units_updated(
+                "up-demo-freeunits-2", ORG_CONTRACT, units("9216", "240"), as_of=as_of
+            ),
+        ),
+        (
+            "up-demo-usage-1",
+            usage_records(
+                "up-demo-usage-1", PERSON_CONTRACT, lines(9_100_001, 12), raised_at=as_of
+            ),
+        ),
+        (
+            "up-demo-usage-2",
+            usage_records("up-demo-usage-2", ORG_CONTRACT, lines(9_200_001, 9), raised_at=as_of),
+        ),
+    ]
+
+
+def load_demo_billing_events(
+    settings: Settings, engine: Engine, push_url: str, check: Callable[[], None]
+) -> bool:
+    """Push the demo's billing events through the push endpoint (as billing would) and wait
+    (bounded) until the workers applied each; print each outcome. False when one was not
+    applied."""
+    import httpx
+
+    from adapter.domain.errors import NotFound
+    from adapter.notifications.apply import event_status
+    from adapter.notifications.client import NotificationRefused, send
+
+    events = demo_billing_events(datetime.now(UTC))
+    password = settings.notify_password.get_secret_value()
+    try:
+        with httpx.Client(timeout=30) as client:
+            for _event_id, notification in events:
+                send(client, push_url, notification, user=settings.notify_user, password=password)
+    except (NotificationRefused, httpx.HTTPError) as exc:
+        _say(f"demo billing events: not accepted by the push endpoint: {exc}")
+        return False
+    _say(f"demo billing events: {len(events)} pushed to {push_url}; waiting for the workers")
+    deadline = time.monotonic() + DEMO_TIMEOUT
+    final: dict[str, str] = {}
+    while len(final) < len(events) and time.monotonic() < deadline:
+        check()
+        for event_id, _ in events:
+            if event_id in final:
+                continue
+            try:
+                state = event_status(engine, event_id)
+            except NotFound:
+                continue
+            if state.status != "received":
+                final[event_id] = state.status + (
+                    f": {state.reason.get('message')}" if state.reason else ""
+                )
+        if len(final) < len(events):
+            time.sleep(POLL)
+    for event_id, _ in events:
+        _say(f"  {event_id:<22} {final.get(event_id, 'not applied in time')}")
+    return all(final.get(e, "").startswith("applied") for e, _ in events)
 
 
 # ---------------------------------------------------------------------------- API users
@@ -643,6 +834,11 @@ def up_cmd(no_demo: bool, worker_count: int, sim_port: int, push_port: int, api_
                 _say("demo data: skipped (--no-demo)")
             else:
                 demo_ok = load_demo_requests(child_settings, engine, runner.check)
+                if demo_ok:
+                    push_url = f"{push}/soap/notifications"
+                    demo_ok = load_demo_billing_events(
+                        child_settings, engine, push_url, runner.check
+                    )
 
             # ---- summary
             broker = safe_url(broker_url(settings))

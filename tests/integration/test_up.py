@@ -15,13 +15,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from adapter.cli_up import demo_envelopes
+from adapter.cli_up import demo_billing_events, demo_envelopes
 from adapter.legacy import Gateway
+from adapter.notifications.apply import event_status
 from adapter.requests.apply import request_status
 from adapter.settings import Settings
 from adapter.store.database import make_engine
@@ -156,9 +158,15 @@ def test_up_runs_everything_loads_the_demo_through_requests_and_stops_on_ctrl_c(
             e["request_id"]: request_status(engine, e["request_id"]).status
             for e in demo_envelopes()
         }
+        events = {
+            event_id: event_status(engine, event_id).status
+            for event_id, _ in demo_billing_events(datetime.now(UTC))
+        }
     finally:
         engine.dispose()
     assert set(statuses.values()) == {"synced"}, statuses
+    # Balances, free units and usage reached the store the way billing sends them.
+    assert set(events.values()) == {"applied"}, events
 
     gateway = Gateway(Settings(billing_url=f"http://127.0.0.1:{port}/ws/cil", billing_retries=0))
     person = gateway.call("CustomerRead", {"csIdPub": "DEMO-1001.1"})
