@@ -164,6 +164,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Wait for the broker when it starts after the worker (compose, reboots) and keep
         # trying when it goes away, rather than exiting.
         "broker_connection_retry_on_startup": True,
+        "broker_connection_retry": True,
         "broker_connection_max_retries": None,
         # JSON only: a pickled message from whoever can write to the broker would be code.
         "task_serializer": "json",

@@ -2,6 +2,7 @@
 
 The endpoint stores each event before acknowledging it and then sends ``crm.events.apply``
 with its id; the message carries only the id, so the stored row stays the one source of truth.
+``crm.events.sweep`` (beat) sends it again for an event whose message was lost.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from sqlalchemy.exc import OperationalError
 
 from adapter.domain.errors import NotFound
 from adapter.notifications.apply import apply_event
+from adapter.requests.sweep import stuck_events
+from adapter.store.uow import utcnow
 
 log = structlog.get_logger(__name__)
 
 APPLY: Final = "crm.events.apply"
+SWEEP: Final = "crm.events.sweep"
 
 
 def apply(task: Task[Any, Any], event_id: str) -> dict[str, Any]:
@@ -39,5 +43,24 @@ def apply(task: Task[Any, Any], event_id: str) -> dict[str, Any]:
     return {"event_id": status.event_id, "status": status.status}
 
 
+def sweep(task: Task[Any, Any]) -> dict[str, Any]:
+    """Send ``crm.events.apply`` again for every event still ``received`` after
+    ``resume_received_after`` seconds: the endpoint stored and acknowledged it, so billing
+    will not push it again, but its message was lost (or never sent). Applying is
+    idempotent on the event id."""
+    app = task.app
+    stuck = stuck_events(
+        app.container.engine,  # type: ignore[attr-defined]
+        now=utcnow(),
+        older_than=app.settings.resume_received_after,  # type: ignore[attr-defined]
+    )
+    for event_id in stuck:
+        app.send_task(APPLY, args=[event_id])
+    if stuck:
+        log.warning("events.resumed", events=len(stuck))
+    return {"events": stuck}
+
+
 def register(app: Celery) -> None:
     app.task(name=APPLY, bind=True, acks_late=True, reject_on_worker_lost=True)(apply)
+    app.task(name=SWEEP, bind=True)(sweep)
