@@ -115,6 +115,9 @@ def beat_cmd() -> None:
     """Run Celery beat, which sends the periodic tasks (one beat per deployment). Its
     schedule state is kept in CRM_DATA_DIR/celerybeat-schedule."""
     app = _app()
+    # The schedule file lives there even when the store and broker are servers (PostgreSQL,
+    # Redis) and nothing else has created the folder.
+    app.settings.ensure_data_dir()
     _run(app, ["beat", f"--loglevel={app.settings.log_level}"])
 
 

@@ -88,6 +88,17 @@ def test_beat_runs_celery_beat(started: list[list[str]]) -> None:
     assert started == [["beat", "--loglevel=INFO"]]
 
 
+def test_beat_creates_the_data_folder_for_its_schedule(
+    started: list[list[str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With a server store and broker nothing else creates CRM_DATA_DIR; beat keeps its
+    schedule file there, so it creates the folder rather than failing on start."""
+    monkeypatch.setenv("CRM_BROKER_URL", "redis://127.0.0.1:6379/0")
+    assert not (tmp_path / "data").exists()
+    assert _run("beat").exit_code == 0
+    assert (tmp_path / "data").is_dir()
+
+
 def test_flower_runs_against_redis(
     started: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
