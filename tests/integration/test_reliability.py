@@ -115,9 +115,6 @@ class Processes:
         return worker
 
     def beat(self, env: dict[str, str]) -> Beat:
-        # Beat keeps its schedule in CRM_DATA_DIR but does not create the folder; nothing else
-        # does either when neither the store nor the broker is a file in it.
-        Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
         beat = Beat(env, self.folder / "beat.log")
         self.started.append(beat)
         return beat
