@@ -50,14 +50,22 @@ from adapter.domain.model import (
     UsageRecord,
     UsageType,
 )
+from adapter.store.bulk import PreparedEntity, prepare
 from adapter.store.database import analyze
-from adapter.store.uow import DuplicateRequest, UnitOfWork
+from adapter.store.uow import DuplicateRequest, UnitOfWork, utcnow
 
 LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": "IT"}
 RATE_PLANS = ("RP_S", "RP_M", "RP_L", "RP_XL", "RP_BUSINESS", "RP_PREPAID")
 BOARD_GROUP = "BOARD"
 BOARD_SUPPRESSION_ID = "00000000-0000-4000-8000-00000000b0a2"  # one per store, whatever seed
+# The definitions' ids are fixed too, so that the same seed makes the same store, hashes and all.
+LOYALTY_TIER_ID = "00000000-0000-4000-8000-0000000a0001"
+DEVICE_MODEL_ID = "00000000-0000-4000-8000-0000000a0002"
 PARALLEL_FROM = 1000  # customers; below, starting a second process costs more than it saves
+# Usage kinds drawn by weight (40, 25, 2, 25, 3, 1, 3, 1), summed once: ``choices`` with
+# cumulative weights draws exactly what it draws with the weights.
+USAGE_TYPES = list(UsageType)
+USAGE_CUM_WEIGHTS = [40, 65, 67, 92, 95, 96, 99, 100]
 DEEP_EVERY = 40  # the 1st, 41st, 81st… organisation gets a hierarchy deeper than 50 levels
 
 
@@ -80,6 +88,29 @@ class _Bundle:
     entities: list[Entity]
     usage: list[UsageRecord]
     depth: int
+
+
+@dataclass
+class _Tally:
+    """What one customer adds to the report (counted where the customer is made)."""
+
+    entities: int
+    usage: int
+    depth: int
+    accounts: int
+    contracts: int
+    subscribers: int
+    customer_number: str | None
+    msisdn: str | None
+
+
+@dataclass
+class _Batch:
+    """One batch of customers, as entities (the normal path) or prepared (the bulk path)."""
+
+    tallies: list[_Tally]
+    bundles: list[_Bundle] | None = None
+    prepared: list[PreparedEntity] | None = None
 
 
 def _stable_lists(fake: Faker) -> None:
@@ -474,7 +505,7 @@ class Generator:
         days = max((self.as_of - self.month_start).days, 1)
         records = []
         for _ in range(self.rng.randrange(3, 16)):
-            kind = self.rng.choices(list(UsageType), weights=[40, 25, 2, 25, 3, 1, 3, 1])[0]
+            kind = self.rng.choices(USAGE_TYPES, cum_weights=USAGE_CUM_WEIGHTS)[0]
             start = self._instant(self.rng.randrange(0, days))
             voice = kind in (UsageType.VOICE, UsageType.ROAMING_VOICE, UsageType.PREMIUM)
             data = kind in (UsageType.DATA, UsageType.ROAMING_DATA)
@@ -504,6 +535,7 @@ class Generator:
 def _definitions() -> list[Entity]:
     return [
         AttributeDefinition(
+            id=LOYALTY_TIER_ID,
             name="loyalty_tier",
             label="Loyalty tier",
             type="enum",
@@ -511,7 +543,11 @@ def _definitions() -> list[Entity]:
             enum_values=["bronze", "silver", "gold"],
         ),
         AttributeDefinition(
-            name="device_model", label="Device model", type="string", entity_kind="subscriber"
+            id=DEVICE_MODEL_ID,
+            name="device_model",
+            label="Device model",
+            type="string",
+            entity_kind="subscriber",
         ),
         ListingSuppression(
             id=BOARD_SUPPRESSION_ID,
@@ -532,11 +568,18 @@ def seed(
     user: str = "seed",
     progress: Callable[[int], None] | None = None,
     parallel: bool | None = None,
+    bulk: bool = True,
+    clock: Callable[[], datetime] = utcnow,
 ) -> SeedReport:
-    """Load ``customers`` synthetic customers; each batch is one audited change."""
-    import time as clock
+    """Load ``customers`` synthetic customers; each batch is one audited change.
 
-    started = clock.perf_counter()
+    ``bulk`` (the default) writes through the unit of work's trusted bulk path
+    (``adapter.store.bulk``: entities prepared once, where they are made); without it every
+    entity goes through ``UnitOfWork.add``. Both store the same rows and, for the same
+    ``clock``, the same chain."""
+    import time as clock_time
+
+    started = clock_time.perf_counter()
     report = SeedReport()
     day = as_of or date.today()
 
@@ -548,7 +591,7 @@ def seed(
             request_id=f"seed-{seed_value}-{customers}-{step}",
         )
 
-    with UnitOfWork(engine, actor("definitions")) as uow:
+    with UnitOfWork(engine, actor("definitions"), clock=clock) as uow:
         wanted = [
             e
             for e in _definitions()
@@ -561,14 +604,17 @@ def seed(
             report.changes += 1
     next_analyze = 1000
 
-    def load(start: int, bundles: list[_Bundle]) -> None:
+    def load(start: int, made: _Batch) -> None:
         try:
-            with UnitOfWork(engine, actor(f"batch-{start // batch}")) as uow:
-                for bundle in bundles:
+            with UnitOfWork(engine, actor(f"batch-{start // batch}"), clock=clock) as uow:
+                if made.prepared is not None:
+                    uow.add_prepared(made.prepared)
+                for bundle in made.bundles or ():
                     uow.add_all(bundle.entities)
                     uow.add_all(bundle.usage)
                 uow.commit(
-                    "seed.batch", {"seed": seed_value, "first": start, "customers": len(bundles)}
+                    "seed.batch",
+                    {"seed": seed_value, "first": start, "customers": len(made.tallies)},
                 )
         except DuplicateRequest:
             raise Conflict(
@@ -577,22 +623,22 @@ def seed(
             ) from None
 
     parallel = _parallel(engine, customers, parallel)
-    batches = _batches(seed_value, day, customers, batch, parallel)
+    batches = _batches(seed_value, day, customers, batch, parallel, bulk)
     try:
-        for start, bundles in batches:
-            load(start, bundles)
+        for start, made in batches:
+            load(start, made)
             report.changes += 1
-            for bundle in bundles:
-                _count(report, bundle)
+            for tally in made.tallies:
+                _count(report, tally)
             if report.customers >= next_analyze:  # statistics that keep up with the load
                 analyze(engine)
-                next_analyze *= 2
+                next_analyze *= 4
             if progress is not None:
-                progress(len(bundles))
+                progress(len(made.tallies))
     finally:
         batches.close()
     analyze(engine)
-    report.seconds = clock.perf_counter() - started
+    report.seconds = clock_time.perf_counter() - started
     return report
 
 
@@ -609,43 +655,65 @@ def _parallel(engine: Engine, customers: int, wanted: bool | None) -> bool:
 
 
 def _batches(
-    seed_value: int, day: date, customers: int, batch: int, parallel: bool
-) -> typing.Generator[tuple[int, list[_Bundle]], None, None]:
-    """The batches of bundles to load, in order: made here, or (``parallel``) by a second
-    process while this one writes. Both give the same data: it only depends on the seed and
-    the order of the calls."""
+    seed_value: int, day: date, customers: int, batch: int, parallel: bool, bulk: bool
+) -> typing.Generator[tuple[int, _Batch], None, None]:
+    """The batches to load, in order: made here, or (``parallel``) by a second process while
+    this one writes. Both give the same data: it only depends on the seed and the order of
+    the calls."""
     if not parallel:
         generator = Generator(seed_value, day, first_serial=seed_value * 10**7)
         for start in range(0, customers, batch):
             count = min(batch, customers - start)
-            yield start, [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
+            bundles = [generator.customer(seed_value * 10**6 + start + i) for i in range(count)]
+            tallies = [_tally(b) for b in bundles]
+            if bulk:
+                records = prepare(e for b in bundles for e in (*b.entities, *b.usage))
+                yield start, _Batch(tallies, prepared=records)
+            else:
+                yield start, _Batch(tallies, bundles=bundles)
         return
-    made = ahead(_generate, (seed_value, day, customers, batch), name="the seed generator process")
-    for start, bundles in zip(range(0, customers, batch), made, strict=True):
-        yield start, bundles
+    made = ahead(
+        _generate, (seed_value, day, customers, batch, bulk), name="the seed generator process"
+    )
+    for start, item in zip(range(0, customers, batch), made, strict=True):
+        yield start, item
 
 
-def _generate(seed_value: int, day: date, customers: int, batch: int) -> Iterator[list[_Bundle]]:
-    """The second process's work: every batch, in order."""
-    for _start, bundles in _batches(seed_value, day, customers, batch, parallel=False):
-        yield bundles
+def _generate(
+    seed_value: int, day: date, customers: int, batch: int, bulk: bool
+) -> Iterator[_Batch]:
+    """The second process's work: every batch, in order (prepared, on the bulk path)."""
+    for _start, made in _batches(seed_value, day, customers, batch, False, bulk):
+        yield made
 
 
-def _count(report: SeedReport, bundle: _Bundle) -> None:
-    report.customers += 1
-    report.entities += len(bundle.entities)
-    report.usage_records += len(bundle.usage)
-    report.deepest_hierarchy = max(report.deepest_hierarchy, bundle.depth)
+def _tally(bundle: _Bundle) -> _Tally:
+    found = _Tally(len(bundle.entities), len(bundle.usage), bundle.depth, 0, 0, 0, None, None)
     for entity in bundle.entities:
         if isinstance(entity, Account):
-            report.accounts += 1
+            found.accounts += 1
         elif isinstance(entity, Contract):
-            report.contracts += 1
+            found.contracts += 1
         elif isinstance(entity, Subscriber):
-            report.subscribers += 1
-            report.samples.setdefault("msisdn", entity.msisdn)
+            found.subscribers += 1
+            found.msisdn = found.msisdn or entity.msisdn
         elif isinstance(entity, Customer):
-            report.samples.setdefault("customer_number", entity.customer_number)
+            found.customer_number = entity.customer_number
+    return found
+
+
+def _count(report: SeedReport, tally: _Tally) -> None:
+    report.customers += 1
+    report.entities += tally.entities
+    report.usage_records += tally.usage
+    report.accounts += tally.accounts
+    report.contracts += tally.contracts
+    report.subscribers += tally.subscribers
+    report.deepest_hierarchy = max(report.deepest_hierarchy, tally.depth)
+    if tally.msisdn:
+        report.samples.setdefault("msisdn", tally.msisdn)
+    if tally.customer_number:
+        report.samples.setdefault("customer_number", tally.customer_number)
 
 
 def iter_customers(seed_value: int, count: int, as_of: date) -> Iterator[Customer]:

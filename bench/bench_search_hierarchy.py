@@ -9,7 +9,8 @@ the adapter's code is visible:
 3. payer of an account 10,000 levels deep: p95 (goal <= 50 ms);
 4. the whole subtree of a 100,000-node tree: time (goal <= 1 s).
 
-Run: ``.venv/bin/python bench/bench_search_hierarchy.py --customers 10000``.
+Run: ``.venv/bin/python bench/bench_search_hierarchy.py --customers 10000``; with
+``--seed-only`` it seeds and reports the seeding alone (speed, CPU of each process, disk).
 """
 
 from __future__ import annotations
@@ -204,7 +205,75 @@ def build_tree(engine: Engine, nodes: int, width: int) -> list[Account]:
     return accounts
 
 
-def run(url: str, customers: int, existing: bool) -> None:
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (Linux ``/proc/stat``)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_seconds() -> float:
+    """CPU seconds of the local PostgreSQL processes alive now (0 if the server is not local);
+    the seed's connections stay open until it ends, so their work is counted."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read()
+        except OSError:
+            continue
+        if "(postgres)" in fields:
+            after = fields.rsplit(")", 1)[1].split()
+            total += int(after[11]) + int(after[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def seed_and_report(engine: Engine, customers: int, batch: int) -> None:
+    """Seed, and say how fast: wall time, customers/s, the CPU of this process, of the
+    generator process and of the server, the machine's load, and the disk per table."""
+    import resource
+
+    load_before = os.getloadavg()[0]
+    busy, server = _busy_seconds(), _postgres_seconds()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    seeded = seed(engine, customers, 1, batch=batch)
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generator = child.ru_utime + child.ru_stime
+    server = _postgres_seconds() - server
+    busy = _busy_seconds() - busy
+    per = 1000 / customers
+    out(
+        f"seeded    {seeded.customers} customers ({seeded.entities} entities, "
+        f"{seeded.usage_records} usage lines, {seeded.changes} changes) in {wall:.1f} s: "
+        f"{customers / wall:.0f} customers/s"
+    )
+    out(
+        f"  cpu     writer {cpu:.1f} s ({cpu * per:.2f} ms/customer), generator "
+        f"{generator:.1f} s ({generator * per:.2f} ms), PostgreSQL {server:.1f} s "
+        f"({server * per:.2f} ms), whole machine busy {busy:.1f} s of {2 * wall:.1f} s "
+        f"(others {max(busy - cpu - generator - server, 0):.1f} s); load "
+        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    with engine.connect() as conn:
+        sizes = conn.execute(
+            text(
+                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                "WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid) "
+                "AND c.relnamespace <> 'pg_catalog'::regnamespace ORDER BY 2 DESC"
+            )
+        ).all()
+    total = sum(size for _, size in sizes)
+    out(f"  disk    {total / 1e9:.2f} GB, {total / customers / 1e3:.0f} kB per customer")
+    for name, size in sizes[:6]:
+        out(f"          {name:<24} {size / 1e9:6.2f} GB")
+
+
+def run(
+    url: str, customers: int, existing: bool, batch: int = 100, seed_only: bool = False
+) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -216,12 +285,10 @@ def run(url: str, customers: int, existing: bool) -> None:
     )
     if not existing:
         upgrade(engine)
-        started = time.perf_counter()
-        seeded = seed(engine, customers, 1, batch=200)
-        out(
-            f"seeded    {seeded.customers} customers ({seeded.entities} entities, "
-            f"{seeded.usage_records} usage lines) in {time.perf_counter() - started:.0f} s"
-        )
+        seed_and_report(engine, customers, batch)
+        if seed_only:
+            engine.dispose()
+            return
     with engine.connect() as conn:
         count = conn.execute(select(text("count(*)")).select_from(t.customer)).scalar_one()
     out(f"base      {count} customers")
@@ -270,12 +337,16 @@ def main() -> int:
         action="store_true",
         help="use --database-url as it is (already seeded) instead of a fresh database",
     )
+    parser.add_argument("--batch", type=int, default=100, help="customers per seed change")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="seed and report the seeding, measure nothing"
+    )
     args = parser.parse_args()
     if args.existing:
         run(args.database_url, args.customers, existing=True)
     else:
         with fresh_database(args.database_url) as url:
-            run(url, args.customers, existing=False)
+            run(url, args.customers, False, args.batch, args.seed_only)
     return 0
 
 
