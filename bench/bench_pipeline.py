@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import statistics
 import sys
@@ -507,15 +508,24 @@ def main() -> None:
     parser.add_argument("--usage-clients", type=int, default=4)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    # A SIGTERM (timeout, kill) unwinds like an error, so that the parts it started — each in
+    # a session of its own — are stopped too and do not consume from the next run's broker.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     say(f"bench_pipeline: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC, load {os.getloadavg()}")
+    others = worker_app(args.broker_url).control.ping(timeout=2.0)
+    if others:
+        # A worker of another run would take this run's messages (against its own store).
+        names = ", ".join(sorted(name for answer in others for name in answer))
+        raise SystemExit(f"workers already consume from {args.broker_url}: {names}; stop them")
     redis.Redis.from_url(args.broker_url).flushdb()
     run = f"B{uuid.uuid4().hex[:6].upper()}"
     figures: dict[str, Any] = {"date": datetime.now(UTC).isoformat(), "workers": args.workers}
-    with (
-        fresh_database(args.database_url) as url,
-        tempfile.TemporaryDirectory(prefix="crm-bench-pipeline-") as tmp,
-    ):
+    # The parts' logs and state stay after the run (printed), for a look when a figure
+    # surprises; bench/results/ is ignored by git.
+    tmp = tempfile.mkdtemp(prefix="crm-bench-pipeline-")
+    say(f"   logs and state in {tmp}")
+    with fresh_database(args.database_url) as url:
         engine = create_engine(url, pool_pre_ping=True)
         upgrade(engine)
         with running_parts(url, args.broker_url, args.workers, Path(tmp)) as parts:
