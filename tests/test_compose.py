@@ -32,6 +32,7 @@ EXPECTED_SERVICES = {
     "worker",
     "beat",
     "flower",
+    "api",
 }
 # Services that run Celery against the Redis broker.
 CELERY_SERVICES = ("worker", "beat", "flower")
@@ -105,7 +106,7 @@ def _resolve(words: list[str]) -> click.Command | None:
 
 def test_expected_services_exist() -> None:
     """The stack has PostgreSQL, Redis, the schema migration, the demo, the billing
-    simulator, Celery workers, beat and Flower."""
+    simulator, Celery workers, beat, Flower and the CRM API."""
     assert set(SERVICES) >= EXPECTED_SERVICES
 
 
@@ -152,7 +153,8 @@ def test_adapter_service_command_exists_in_the_cli(name: str) -> None:
 
 def test_resolve_rejects_a_command_the_cli_lacks() -> None:
     """The command walk used above does not accept any words it is given."""
-    assert _resolve(["serve"]) is None
+    assert _resolve(["no-such-command"]) is None
+    assert _resolve(["users", "no-such-subcommand"]) is None
     assert _resolve(["db"]) is None  # a group alone runs nothing
     assert _resolve(["db", "upgrade"]) is not None
 
@@ -283,3 +285,42 @@ def test_worker_healthcheck_pings_its_own_node() -> None:
     assert node.endswith("@%h")
     assert f"--destination {node.replace('%h', '$$HOSTNAME')}" in check
     assert "celery -A workers.app inspect ping" in check
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+def test_api_serves_on_all_interfaces_on_its_published_port() -> None:
+    """``crm-adapter serve`` on 0.0.0.0:8080 (127.0.0.1 would be unreachable from outside
+    the container), and 8080 is published."""
+    words = _words(SERVICES["api"]["command"])
+    assert words[1] == "serve"
+    assert words[words.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - what is checked
+    assert int(words[words.index("--port") + 1]) == 8080
+    assert 8080 in _container_ports(SERVICES["api"])
+
+
+def test_api_uses_the_same_image_as_the_workers() -> None:
+    """One image runs every adapter part: the API is built like the worker."""
+    api, worker = SERVICES["api"], SERVICES["worker"]
+    assert (api.get("build"), api.get("image")) == (worker.get("build"), worker.get("image"))
+
+
+def test_api_waits_for_the_store_the_broker_and_the_migration() -> None:
+    """The API reads and writes the store (migrated first) and sends the billing sync of
+    its writes to the broker."""
+    needs = _depends_on(SERVICES["api"])
+    assert needs.get("postgres", {}).get("condition") == "service_healthy"
+    assert needs.get("redis", {}).get("condition") == "service_healthy"
+    assert needs.get("migrate", {}).get("condition") == "service_completed_successfully"
+
+
+def test_api_sends_its_sync_to_the_compose_redis() -> None:
+    url = _environment(SERVICES["api"])["CRM_BROKER_URL"]
+    assert url.split("://", 1)[1].split(":")[0].split("/")[0] == "redis"
+
+
+def test_api_has_a_healthcheck_on_its_health_endpoint() -> None:
+    """The health check asks the API's own /health (no token needed) on its port."""
+    check = " ".join(str(w) for w in SERVICES["api"]["healthcheck"]["test"])
+    assert "127.0.0.1:8080/health" in check
