@@ -33,6 +33,7 @@ EXPECTED_SERVICES = {
     "beat",
     "flower",
     "api",
+    "notifications",
 }
 # Services that run Celery against the Redis broker.
 CELERY_SERVICES = ("worker", "beat", "flower")
@@ -324,3 +325,40 @@ def test_api_has_a_healthcheck_on_its_health_endpoint() -> None:
     """The health check asks the API's own /health (no token needed) on its port."""
     check = " ".join(str(w) for w in SERVICES["api"]["healthcheck"]["test"])
     assert "127.0.0.1:8080/health" in check
+
+
+# ---------------------------------------------------------------------------- push endpoint
+
+
+def test_push_endpoint_serves_on_all_interfaces_on_its_published_port() -> None:
+    """``crm-adapter notifications serve`` on 0.0.0.0:8089, published: billing reaches it
+    from outside the container."""
+    words = _words(SERVICES["notifications"]["command"])
+    assert words[1:3] == ["notifications", "serve"]
+    assert words[words.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - what is checked
+    assert int(words[words.index("--port") + 1]) == 8089
+    assert 8089 in _container_ports(SERVICES["notifications"])
+
+
+def test_push_endpoint_stores_in_postgres_and_enqueues_on_redis() -> None:
+    """Events are stored in the compose PostgreSQL before the acknowledgement, then sent to
+    the workers through the compose Redis; it waits for both and for the migration."""
+    env = _environment(SERVICES["notifications"])
+    assert "@postgres:" in env["CRM_DATABASE_URL"]
+    assert env["CRM_BROKER_URL"].startswith("redis://redis:")
+    needs = _depends_on(SERVICES["notifications"])
+    assert needs.get("migrate", {}).get("condition") == "service_completed_successfully"
+    assert needs.get("redis", {}).get("condition") == "service_healthy"
+
+
+def test_push_endpoint_has_a_healthcheck_on_its_health_endpoint() -> None:
+    check = " ".join(str(w) for w in SERVICES["notifications"]["healthcheck"]["test"])
+    assert "127.0.0.1:8089/health" in check
+
+
+def test_redis_keeps_queued_messages_across_a_restart() -> None:
+    """Append-only persistence on a volume: a message no worker has taken yet survives a
+    restart of the broker."""
+    redis = SERVICES["redis"]
+    assert "--appendonly yes" in " ".join(_words(redis["command"]))
+    assert any(str(v).endswith(":/data") for v in redis.get("volumes", []))
