@@ -50,6 +50,7 @@ DEMO_TIMEOUT = 90.0
 PERSON_CONTRACT = "CO-1001-1"
 ORG_CONTRACT = "CO-2001-1"
 ORG_MSISDN = "+4917012340002"
+DEMO_DEPTH = 12  # levels of the demo organisation's account chain
 POLL = 0.2
 
 DEMO_CHANNEL = "demo"
@@ -210,8 +211,8 @@ def _envelope(
 
 def demo_envelopes() -> list[dict[str, Any]]:
     """The demo data as provisioning requests: an individual with an active contract, a data
-    service and a discount, and an organisation with a four-level account hierarchy whose
-    lowest node has a contract, and a listing suppression on the port office's subtree (so its
+    service and a discount, and an organisation with a twelve-level account chain whose fourth
+    node has a contract, and a listing suppression on the port office's subtree (so its
     usage is hidden from agents and revealed to supervisors). The same customer numbers as
     ``crm-adapter demo``, so the README's examples work after either."""
     from adapter.demo import DEMO_CUSTOMER, DEMO_MSISDN, DEMO_ORGANISATION
@@ -347,6 +348,22 @@ def demo_envelopes() -> list[dict[str, Any]]:
                 "reason": "works council agreement: no itemised listings for the port office",
             },
             customer=org,
+        ),
+        # Teams below the night shift, each under the one before: a tree deep enough to
+        # expand level by level in the console (their costs go to the head office).
+        *(
+            _envelope(
+                f"up-demo-{6 + level}",
+                "account.create",
+                {
+                    "customer": org,
+                    "number": f"{org}.{level}",
+                    "name": f"Nordwind port night shift, team level {level}",
+                    "parent": f"{org}.{level - 1}",
+                    "payment_responsible": False,
+                },
+            )
+            for level in range(5, DEMO_DEPTH + 1)
         ),
     ]
 

@@ -194,7 +194,7 @@ def test_a_new_user_searches_walks_reads_restores_and_finds_it_all_documented(up
         )
         assert (payer["payer"]["id"], payer["levels_up"]) == (head["id"], 1), payer
 
-        # Listings of the demo subscriber this month (the demo has no usage: none, not hidden).
+        # Listings of the demo subscriber this month: the usage `up` pushed as billing, shown.
         subscriber = view["subscribers"][0]
         month = time.strftime("%Y-%m")
         listings = call(
@@ -204,6 +204,7 @@ def test_a_new_user_searches_walks_reads_restores_and_finds_it_all_documented(up
             params={"month": month},
         )
         assert listings.get("suppressed") is False, listings
+        assert listings["total"] > 0, listings
 
         # Change the family name through the API…
         changed = call(
