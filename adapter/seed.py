@@ -50,7 +50,7 @@ from adapter.domain.model import (
     UsageRecord,
     UsageType,
 )
-from adapter.store.bulk import PreparedEntity, prepare
+from adapter.store.bulk import PreparedEntity, few_collections, pack, prepare, unpack
 from adapter.store.database import analyze
 from adapter.store.uow import DuplicateRequest, UnitOfWork, utcnow
 
@@ -111,6 +111,19 @@ class _Batch:
     tallies: list[_Tally]
     bundles: list[_Bundle] | None = None
     prepared: list[PreparedEntity] | None = None
+
+    def __reduce__(self) -> tuple[typing.Any, ...]:
+        # Prepared records travel as plain tuples (see ``adapter.store.bulk.pack``).
+        packed = None if self.prepared is None else pack(self.prepared)
+        return (_rebuilt, (self.tallies, self.bundles, packed))
+
+
+def _rebuilt(
+    tallies: list[_Tally],
+    bundles: list[_Bundle] | None,
+    packed: list[tuple[typing.Any, ...]] | None,
+) -> _Batch:
+    return _Batch(tallies, bundles, None if packed is None else unpack(packed))
 
 
 def _stable_lists(fake: Faker) -> None:
@@ -625,16 +638,17 @@ def seed(
     parallel = _parallel(engine, customers, parallel)
     batches = _batches(seed_value, day, customers, batch, parallel, bulk)
     try:
-        for start, made in batches:
-            load(start, made)
-            report.changes += 1
-            for tally in made.tallies:
-                _count(report, tally)
-            if report.customers >= next_analyze:  # statistics that keep up with the load
-                analyze(engine)
-                next_analyze *= 4
-            if progress is not None:
-                progress(len(made.tallies))
+        with few_collections():
+            for start, made in batches:
+                load(start, made)
+                report.changes += 1
+                for tally in made.tallies:
+                    _count(report, tally)
+                if report.customers >= next_analyze:  # statistics that keep up with the load
+                    analyze(engine)
+                    next_analyze *= 4
+                if progress is not None:
+                    progress(len(made.tallies))
     finally:
         batches.close()
     analyze(engine)
@@ -683,8 +697,9 @@ def _generate(
     seed_value: int, day: date, customers: int, batch: int, bulk: bool
 ) -> Iterator[_Batch]:
     """The second process's work: every batch, in order (prepared, on the bulk path)."""
-    for _start, made in _batches(seed_value, day, customers, batch, False, bulk):
-        yield made
+    with few_collections():
+        for _start, made in _batches(seed_value, day, customers, batch, False, bulk):
+            yield made
 
 
 def _tally(bundle: _Bundle) -> _Tally:
