@@ -30,6 +30,7 @@ from adapter.domain.model import (
 )
 from adapter.domain.validation import parse
 from adapter.mapping import MappingFailed, Mappings, TranslationError, load_mappings
+from adapter.service.attributes import check_settable
 
 AHEAD = 4  # batches the second process may read ahead (bounds the memory of the queue)
 # the bundle's entity lists and the models that validate them, parents first
@@ -209,14 +210,7 @@ class _Builder:
             )
             self.definitions[name] = definition
             self.wanted.append(definition)
-        if not definition.active:
-            raise ValidationFailed.one(where, "active", f"attribute {name} is retired")
-        if definition.entity_kind.value != kind:
-            raise ValidationFailed.one(
-                where,
-                "entity_kind",
-                f"attribute {name} belongs to {definition.entity_kind.value}s, not {kind}s",
-            )
+        check_settable(definition, kind)
         value = definition.coerce(data.get("value"))
         if value is None:
             return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy import Engine
 
+from adapter.httpthread import start_in_thread
 from adapter.settings import Settings
 
 from .endpoint import PATH, Enqueue, create_app
@@ -91,24 +91,12 @@ def run_in_thread(
     sock = _bind(host, port)
     port = int(sock.getsockname()[1])
     server = _server(app)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the starting thread below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name=f"notifications-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if failure or not thread.is_alive():
-            sock.close()
-            raise RuntimeError(f"the notification endpoint did not start: {failure[:1]}")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the notification endpoint did not start in {startup_timeout} s")
-        time.sleep(0.01)
+    thread = start_in_thread(
+        server,
+        sock,
+        name=f"notifications-{port}",
+        what="the notification endpoint",
+        startup_timeout=startup_timeout,
+    )
     base = _base_url(host, port)
     return RunningEndpoint(base, base + PATH, server, thread)

@@ -41,6 +41,23 @@ def reinstate_attribute(uow: UnitOfWork, name: str) -> AttributeDefinition:
     return definition
 
 
+def check_settable(definition: AttributeDefinition, entity_kind: str) -> None:
+    """Refuse a new value under ``definition`` when it is retired or belongs to another kind
+    of entity than ``entity_kind``. Shared with the BSCS import, so that a value refused here
+    is refused there with the same violation; the value itself is checked by
+    :meth:`AttributeDefinition.coerce`."""
+    field = f"attributes.{definition.name}"
+    if not definition.active:
+        raise ValidationFailed.one(field, "active", f"attribute {definition.name} is retired")
+    if definition.entity_kind.value != entity_kind:
+        raise ValidationFailed.one(
+            field,
+            "entity_kind",
+            f"attribute {definition.name} belongs to {definition.entity_kind.value}s, "
+            f"not {entity_kind}s",
+        )
+
+
 def set_attribute(
     uow: UnitOfWork, entity_kind: str, entity_id: str, name: str, raw: Any
 ) -> AttributeValue | None:
@@ -50,14 +67,7 @@ def set_attribute(
     if not definitions:
         raise ValidationFailed.one(field, "defined", f"there is no attribute named {name!r}")
     definition = definitions[0]
-    if not definition.active:
-        raise ValidationFailed.one(field, "active", f"attribute {name} is retired")
-    if definition.entity_kind.value != entity_kind:
-        raise ValidationFailed.one(
-            field,
-            "entity_kind",
-            f"attribute {name} belongs to {definition.entity_kind.value}s, not {entity_kind}s",
-        )
+    check_settable(definition, entity_kind)
     target = uow.get(ENTITY_KINDS[entity_kind], entity_id)
     value = definition.coerce(raw)
     existing = uow.find_by(AttributeValue, entity_kind=entity_kind, entity_id=entity_id, name=name)

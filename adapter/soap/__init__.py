@@ -1,5 +1,5 @@
 """SOAP 1.1 on the wire, shared by the services the adapter *serves* (the billing push
-endpoint; the billing simulator keeps its own CIL-specific reading and reuses the constants).
+endpoint, and the billing simulator, which adds its CIL-specific checks on top).
 
 Only lxml elements and bytes here: no HTTP, no state, no service vocabulary. Fault codes are
 built from a prefix the caller gives (``NTF`` → ``NTF.SEC0001``), so that each service keeps
@@ -83,6 +83,7 @@ def unpack(root: Any, *, prefix: str) -> Envelope:
             "Client",
             f"{prefix}.SOAP0002",
             f"the root element is {{{ns or ''}}}{local}; expected {{{SOAP_NS}}}Envelope",
+            ns or "",
         )
     header: Any = None
     body: Any = None
@@ -100,6 +101,7 @@ def unpack(root: Any, *, prefix: str) -> Envelope:
                 f"{prefix}.SOAP0002",
                 f"unexpected element {{{child_ns or ''}}}{child_local} in the envelope (line "
                 f"{child.sourceline}); expected an optional soap:Header and a soap:Body",
+                child_ns or "",
             )
     if body is None:
         raise SoapError("Client", f"{prefix}.SOAP0002", "the envelope has no soap:Body")

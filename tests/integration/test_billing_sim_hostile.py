@@ -248,7 +248,7 @@ def test_an_envelope_without_body_is_a_fault_with(cil: CilClient) -> None:
         b"<soap:Header/></soap:Envelope>"
     )
     response, _ = send(cil, data)
-    assert "no Body" in fault_with(response, "CMS.SOAP0002")
+    assert "no soap:Body" in fault_with(response, "CMS.SOAP0002")
 
 
 def test_two_requests_in_one_body_are_a_fault_with(cil: CilClient) -> None:

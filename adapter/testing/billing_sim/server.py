@@ -8,7 +8,6 @@ import asyncio
 import functools
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -16,6 +15,8 @@ from typing import Any
 
 import structlog
 import uvicorn
+
+from adapter.httpthread import start_in_thread
 
 from .app import Simulator, create_app
 from .config import SimConfig
@@ -191,23 +192,11 @@ def run_in_thread(
     if faults is not None:
         sim.faults.set_plan(faults, source="api")
     port = int(sock.getsockname()[1])
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the starting thread below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name=f"billing-sim-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if failure or not thread.is_alive():
-            sock.close()
-            raise RuntimeError(f"the billing simulator did not start: {failure[:1]}")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the billing simulator did not start in {startup_timeout} s")
-        time.sleep(0.01)
+    thread = start_in_thread(
+        server,
+        sock,
+        name=f"billing-sim-{port}",
+        what="the billing simulator",
+        startup_timeout=startup_timeout,
+    )
     return RunningSimulator(_base_url(host, port), port, config, server, thread, sim)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from lxml import etree
 
+from adapter import soap
 from adapter.paths import CIL_NS
 from adapter.soap import (  # shared with the notification endpoint; re-exported
     PLAIN_TEXT_TYPE as PLAIN_TEXT_TYPE,
@@ -19,13 +20,14 @@ from adapter.soap import SOAP12_NS as SOAP12_NS
 from adapter.soap import SOAP_NS as SOAP_NS
 from adapter.soap import WSSE_NS as WSSE_NS
 from adapter.soap import XML_CONTENT_TYPE as XML_CONTENT_TYPE
+from adapter.soap import SoapError, split
 from adapter.soap import envelope as envelope
 from adapter.soap import fault as fault
-from adapter.soap import split
 
-from .codes import CmsError
+from .codes import CODES, CmsError
 
 T = TypeVar("T")
+FAULT_PREFIX = "CMS"  # the shared SOAP checks raise CMS.SOAP0002, CMS.SEC0001, …
 
 # The 18 operations of cil.wsdl, by operation name; the request element is derived from it.
 OPERATIONS = (
@@ -81,46 +83,13 @@ class Envelope:
 
 def unpack(root: Any) -> Envelope:
     """Check that ``root`` is a SOAP 1.1 envelope holding one CIL request; say what is wrong
-    otherwise (a ``soap:Client`` fault, or ``VersionMismatch`` for a SOAP 1.2 envelope)."""
-    ns, local = split(root.tag)
-    if local != "Envelope" or ns != SOAP_NS:
-        if local == "Envelope" and ns == SOAP12_NS:
-            raise SoapFault(
-                "VersionMismatch",
-                f"the envelope is SOAP 1.2 ({SOAP12_NS}); this service speaks SOAP 1.1 ({SOAP_NS})",
-                code="CMS.SOAP0002",
-            )
-        raise CmsError(
-            "CMS.SOAP0002",
-            f"the root element is {{{ns or ''}}}{local}; expected {{{SOAP_NS}}}Envelope",
-            ns or "",
-        )
-    header: Any = None
-    body: Any = None
-    for child in root:
-        if not isinstance(child.tag, str):
-            continue  # comments and processing instructions
-        child_ns, child_local = split(child.tag)
-        if child_ns == SOAP_NS and child_local == "Header" and header is None and body is None:
-            header = child
-        elif child_ns == SOAP_NS and child_local == "Body" and body is None:
-            body = child
-        else:
-            raise CmsError(
-                "CMS.SOAP0002",
-                f"unexpected element {{{child_ns or ''}}}{child_local} in the envelope "
-                f"(line {child.sourceline}); expected an optional soap:Header and a soap:Body "
-                f"in the namespace {SOAP_NS}",
-                child_ns or "",
-            )
-    if body is None:
-        raise CmsError("CMS.SOAP0002", f"the envelope has no Body in the namespace {SOAP_NS}")
-    payloads = [child for child in body if isinstance(child.tag, str)]
-    if len(payloads) != 1:
-        raise CmsError(
-            "CMS.SOAP0002", f"the Body holds {len(payloads)} elements; expected exactly one"
-        )
-    payload = payloads[0]
+    otherwise (a ``soap:Client`` fault, or ``VersionMismatch`` for a SOAP 1.2 envelope). The
+    envelope checks are the shared ones; the CIL namespace and the operation are checked here."""
+    try:
+        checked = soap.unpack(root, prefix=FAULT_PREFIX)
+    except SoapError as exc:
+        raise _translated(exc) from None
+    payload = checked.payload
     pns, plocal = split(payload.tag)
     if pns != CIL_NS:
         raise CmsError(
@@ -132,8 +101,7 @@ def unpack(root: Any) -> Envelope:
     operation = OPERATION_BY_ELEMENT.get(plocal)
     if operation is None:
         raise CmsError("CMS.SOAP0003", f"no operation takes the element {plocal}", plocal)
-    headers = [h for h in header if isinstance(h.tag, str)] if header is not None else []
-    return Envelope(headers=headers, payload=payload, operation=operation)
+    return Envelope(headers=checked.headers, payload=payload, operation=operation)
 
 
 def peek_operation(root: Any) -> str | None:
@@ -150,38 +118,20 @@ def username_token(headers: Iterable[Any]) -> tuple[str, str]:
     """The user and PasswordText password of the one ``wsse:Security`` header, refusing
     anything else (``CMS.SEC0001``). Other headers marked ``mustUnderstand`` are refused with
     ``soap:MustUnderstand``, as SOAP 1.1 requires."""
-    security = None
-    for block in headers:
-        ns, local = split(block.tag)
-        if ns == WSSE_NS and local == "Security":
-            if security is not None:
-                raise CmsError("CMS.SEC0001", "the header holds more than one wsse:Security")
-            security = block
-        elif block.get(q("mustUnderstand", SOAP_NS)) in {"1", "true"}:
-            raise SoapFault(
-                "MustUnderstand",
-                f"the header {{{ns or ''}}}{local} is marked mustUnderstand and is not "
-                "understood here",
-                code="CMS.SOAP0005",
-            )
-    if security is None:
-        raise CmsError(
-            "CMS.SEC0001",
-            f"no wsse:Security header ({WSSE_NS}) with a UsernameToken; every operation needs one",
-        )
-    token = security.find(q("UsernameToken", WSSE_NS))
-    if token is None:
-        raise CmsError("CMS.SEC0001", "wsse:Security holds no wsse:UsernameToken")
-    user = token.findtext(q("Username", WSSE_NS))
-    password_el = token.find(q("Password", WSSE_NS))
-    if not user or password_el is None:
-        raise CmsError("CMS.SEC0001", "the UsernameToken needs wsse:Username and wsse:Password")
-    kind = password_el.get("Type", PLAIN_TEXT_TYPE)
-    if kind != PLAIN_TEXT_TYPE:
-        raise CmsError(
-            "CMS.SEC0001", f"password type {kind} is not supported; send PasswordText", kind
-        )
-    return user.strip(), password_el.text or ""
+    try:
+        return soap.username_token(headers, prefix=FAULT_PREFIX)
+    except SoapError as exc:
+        raise _translated(exc) from None
+
+
+def _translated(error: SoapError) -> CmsError | SoapFault:
+    """The simulator's own exception for a refusal of the shared SOAP checks: a
+    :class:`CmsError` when the code's faultcode in the table is the one the check chose, a
+    :class:`SoapFault` otherwise (``VersionMismatch``, ``MustUnderstand``), so that the
+    service turns either into the same fault as before."""
+    if error.faultcode == CODES[error.code].faultcode:
+        return CmsError(error.code, error.message, *error.parameters, http_status=error.http_status)
+    return SoapFault(error.faultcode, error.message, code=error.code)
 
 
 def session_values(payload: Any) -> dict[str, str]:
