@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, String, case, cast, func, literal, or_, select
+from sqlalchemy import Connection, String, case, cast, func, literal, select
 from sqlalchemy.orm import aliased
 
 from adapter.domain.errors import NotFound, ValidationFailed
@@ -126,37 +126,29 @@ def _chain(nodes: dict[str, Node], account_id: str) -> list[Node]:
 def payer(conn: Connection, account_id: str) -> Payer:
     """The nearest ancestor-or-self that is payment responsible.
 
-    The walk stays in SQL: it climbs until the first paying account and returns only that
-    account (or the root when nobody pays) and the number of steps, not the whole path."""
-    start = (
-        select(a.id, a.parent_id, a.payment_responsible)
-        .where(a.id == account_id)
-        .cte("up", recursive=True)
-    )
-    parent = aliased(t.account)
-    up = start.union(
-        select(parent.c.id, parent.c.parent_id, parent.c.payment_responsible)
-        .join(start, parent.c.id == start.c.parent_id)
-        .where(start.c.payment_responsible.is_(False))
-    )
-    steps = select(func.count()).select_from(up).scalar_subquery()
-    end = conn.execute(
-        select(up.c.id, up.c.payment_responsible, steps)
-        .where(or_(up.c.payment_responsible.is_(True), up.c.parent_id.is_(None)))
-        .order_by(up.c.payment_responsible.desc())
-        .limit(1)
+    Read from the payer and level the unit of work keeps on every account
+    (``adapter/store/payers.py``): two rows whatever the depth. Only when nobody pays is the
+    path walked, to name the root in the answer."""
+    row = conn.execute(
+        select(*_NODE_COLUMNS, a.payer_id, a.level).where(a.id == account_id)
     ).first()
-    if end is None:
+    if row is None:
         raise NotFound("account", account_id)
-    start_node = account_node(conn, account_id)
-    end_node = start_node if end[0] == account_id else account_node(conn, end[0])
-    if end[1]:
-        return Payer(start_node, end_node, int(end[2]) - 1)
+    start_node = _node(row)
+    payer_id, level = row[6], int(row[7])
+    if payer_id == account_id:
+        return Payer(start_node, start_node, 0)
+    if payer_id is not None:
+        found = conn.execute(select(*_NODE_COLUMNS, a.level).where(a.id == payer_id)).first()
+        if found is None:
+            raise NotFound("account", payer_id)
+        return Payer(start_node, _node(found), level - int(found[6]))
+    root = _chain(_upward(conn, account_id), account_id)[-1]
     return Payer(
         start_node,
         None,
         None,
-        f"no account from {start_node.number} up to the root {end_node.number} is payment "
+        f"no account from {start_node.number} up to the root {root.number} is payment "
         "responsible; set payment responsibility on one of them",
     )
 

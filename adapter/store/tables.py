@@ -147,6 +147,10 @@ account = _entity(
     Column("number", String(32), nullable=False, unique=True),
     Column("parent_id", String(ID), ForeignKey("account.id"), index=True),
     Column("payment_responsible", Boolean, nullable=False),
+    # Derived from the tree by the unit of work (adapter/store/payers.py): the nearest
+    # payment-responsible ancestor-or-self, and the levels below the root.
+    Column("payer_id", String(ID)),
+    Column("level", Integer, nullable=False, server_default=text("0")),
 )
 
 contract = _entity(

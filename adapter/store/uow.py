@@ -70,6 +70,8 @@ from adapter.store.integrity import (
     moved_owners,
     needs_reference_check,
 )
+from adapter.store.payers import TreeChange
+from adapter.store.payers import refresh as refresh_payers
 
 E = TypeVar("E", bound=Entity)
 T = TypeVar("T")
@@ -176,6 +178,20 @@ def _accounts(writes: list[_Write]) -> tuple[list[Account], list[Account]]:
             elif w.op == "update" and "parent_id" in w.diff:
                 moved.append(w.entity)
     return created, moved
+
+
+def _tree_changes(writes: list[_Write]) -> list[TreeChange]:
+    """The accounts whose payer or level may change with this unit: new ones, moved ones,
+    and those whose payment responsibility changed."""
+    return [
+        TreeChange(w.entity.id, w.entity.parent_id, w.entity.payment_responsible)
+        for w in writes
+        if isinstance(w.entity, Account)
+        and (
+            w.op == "create"
+            or (w.op == "update" and ("parent_id" in w.diff or "payment_responsible" in w.diff))
+        )
+    ]
 
 
 COPY_ROWS = 500
@@ -474,6 +490,7 @@ class UnitOfWork:
         try:
             self._write_rows(writes, appended, at, seq)
             self._check_after_write(writes)
+            refresh_payers(self.connection, _tree_changes(writes))
             if versions:
                 self._close_previous_versions(writes, at)
                 self._insert_many(t.entity_version, versions)
@@ -600,6 +617,14 @@ class UnitOfWork:
         self._insert_change(change)
         try:
             self._write_prepared(versioned, appended, at, seq)
+            refresh_payers(
+                conn,
+                [
+                    TreeChange(r.id, r.columns["parent_id"], r.columns["payment_responsible"])
+                    for r in versioned
+                    if r.kind == Account.kind
+                ],
+            )
         except IntegrityError as exc:
             raise _integrity_conflict(exc, []) from None
         except psycopg.errors.IntegrityError as exc:

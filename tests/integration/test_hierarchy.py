@@ -26,6 +26,7 @@ from adapter.queries import hierarchy as h
 from adapter.queries.effective import effective_for_subscriber
 from adapter.service.hierarchy import create_account, move_account, set_payment_responsibility
 from adapter.store.database import analyze
+from adapter.store.payers import stale
 from adapter.store.reading import read_connection
 from adapter.store.uow import UnitOfWork
 from tests import factories as f
@@ -201,7 +202,9 @@ def test_chain_of_ten_thousand_levels(engine: Engine, actor: MakeActor) -> None:
         uow.commit("account.move")
     with read_connection(engine) as conn:
         found = h.payer(conn, chain[-1].id)
+        left_stale = stale(conn)
     assert found.payer is not None and found.payer.id == chain[5_000].id
+    assert found.levels_up == 4_999 and left_stale == []
 
 
 @pytest.mark.slow
@@ -237,7 +240,9 @@ def test_tree_of_a_hundred_thousand_nodes(engine: Engine, actor: MakeActor) -> N
         uow.commit("account.move")
     with read_connection(engine) as conn:
         moved = h.subtree(conn, nodes[2].id, max_depth=1)
+        left_stale = stale(conn)
     assert moved.per_level == [(0, 1), (1, 11)]
+    assert left_stale == []  # the moved branch's 11,111 accounts were re-levelled
 
 
 # ------------------------------------------------------------------------- properties
