@@ -11,9 +11,10 @@ code. Leaving the loop early stops it. Its peak resident memory is kept on the i
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from queue import Empty
 from typing import Any
 
 from adapter.procinfo import peak_rss_kib
@@ -51,9 +52,18 @@ class Ahead:
 
     def __iter__(self) -> Iterator[Any]:
         self._process.start()
+        # A thread of this process takes the items off the pipe and unpickles them while the
+        # consumer works: a consumer that mostly waits on a database (the seed's writer) then
+        # unpickles the next batch during those waits instead of after them.
+        taken: queue.Queue[Any] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        puller = threading.Thread(
+            target=self._pull, args=(taken, stop), name=f"{self.name} reader", daemon=True
+        )
+        puller.start()
         try:
             while True:
-                item = self._take()
+                item = taken.get()
                 if isinstance(item, _End):
                     self.peak_rss_kib = item.peak_kib
                     return
@@ -62,14 +72,31 @@ class Ahead:
                     raise item.error
                 yield item
         finally:
+            stop.set()
             self._process.terminate()
             self._process.join()
+            puller.join(timeout=5)  # it notices the stop within a second
+
+    def _pull(self, taken: queue.Queue[Any], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                item = self._take()
+            except BaseException as exc:  # the second process died: the consumer raises it
+                item = _Failed(exc, traceback.format_exc()) if not stop.is_set() else None
+            while item is not None and not stop.is_set():
+                try:
+                    taken.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if item is None or isinstance(item, (_End, _Failed)):
+                return
 
     def _take(self) -> Any:
         while True:
             try:
                 return self._queue.get(timeout=1.0)
-            except Empty:
+            except queue.Empty:
                 if not self._process.is_alive():
                     raise RuntimeError(
                         f"{self.name} stopped (exit code {self._process.exitcode})"

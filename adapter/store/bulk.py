@@ -4,13 +4,13 @@
 :func:`prepare` turns freshly constructed entities into :class:`PreparedEntity` records: the
 snapshot taken and encoded once (canonical JSON, the same bytes the current row, the version
 row and the change's hash use), the creation diff, the derived columns, the search-key rows,
-the scope and owner, and the derived columns and scope ids as ``COPY`` text. It needs no
-database, so a loader runs it
-in its generator process, beside the process that writes. :meth:`UnitOfWork.add_prepared`
-registers the records and :meth:`UnitOfWork.commit` writes them as one audited change, with
-every check a creation gets on the normal path (unique keys, required attributes, parents of
-new accounts and cycles, owners and scope agreement) and the same rows: current rows, search
-keys, one version row per entity, usage lines, change row and chain head.
+the scope and owner, and its current row and version row as ``COPY`` text. It needs no
+database, so a loader runs it in its generator process, beside the process that writes.
+:meth:`UnitOfWork.add_prepared` registers the records and :meth:`UnitOfWork.commit` writes
+them as one audited change, with every check a creation gets on the normal path (unique
+keys, required attributes, parents of new accounts and cycles, owners and scope agreement)
+and the same rows: current rows, search keys, one version row per entity, usage lines, change
+row and chain head.
 
 What the path trusts: that each entity was validated when it was constructed and has not been
 changed since (the normal path re-validates every new entity at commit, because a caller may
@@ -83,8 +83,9 @@ def copy_json(encoded: bytes) -> bytes:
 
 class PreparedEntity(NamedTuple):
     """One new entity, ready to write (a tuple: it crosses process boundaries cheaply).
-    ``columns_text`` and ``scope_text`` are its derived columns and scope ids as ``COPY`` text
-    fields, tab-separated."""
+    ``row_line`` and ``version_line`` are its current row and its version row as ``COPY`` text,
+    up to the fields only the commit knows (made where it is prepared, so that the writing
+    process only appends those)."""
 
     kind: str
     id: str
@@ -94,8 +95,8 @@ class PreparedEntity(NamedTuple):
     children: tuple[tuple[str, tuple[dict[str, Any], ...]], ...]  # search-key rows per table
     scope_ids: tuple[str | None, str | None, str | None, str | None]
     owner_ref: tuple[str, str, str] | None
-    columns_text: bytes
-    scope_text: bytes
+    row_line: bytes  # id, version, data and the derived columns (``ROW_COLUMNS`` + columns)
+    version_line: bytes  # the version row up to ``subscriber_id`` (``VERSION_COLUMNS``)
 
     # What integrity.check_references asks of an entity.
     def owner(self) -> tuple[str, str, str] | None:
@@ -103,23 +104,6 @@ class PreparedEntity(NamedTuple):
 
     def scope(self) -> Scope:
         return Scope(*self.scope_ids)
-
-    def row_text(self) -> bytes:
-        """id, version, data and the derived columns (``ROW_COLUMNS`` + the columns)."""
-        return b"\t".join([copy_value(self.id), b"1", copy_json(self.snapshot), self.columns_text])
-
-    def version_text(self) -> bytes:
-        """Its version row up to ``subscriber_id`` (``VERSION_COLUMNS``)."""
-        return b"\t".join(
-            [
-                self.kind.encode(),
-                copy_value(self.id),
-                b"1\tcreate",
-                copy_json(self.snapshot),
-                copy_json(self.diff),
-                self.scope_text,
-            ]
-        )
 
 
 def pack(records: list[PreparedEntity]) -> list[tuple[Any, ...]]:
@@ -166,18 +150,33 @@ def prepare(entities: Iterable[Entity]) -> list[PreparedEntity]:
         )
         scope = entity.scope()
         scope_ids = (scope.customer_id, scope.account_id, scope.contract_id, scope.subscriber_id)
+        encoded = jsontext.encode(snapshot)
+        created = jsontext.encode(diff(None, snapshot)) if mapping.versioned else b""
+        key = copy_value(entity.id)
+        document = copy_json(encoded)
         found.append(
             PreparedEntity(
                 entity.kind,
                 entity.id,
-                jsontext.encode(snapshot),
-                jsontext.encode(diff(None, snapshot)) if mapping.versioned else b"",
+                encoded,
+                created,
                 columns,
                 children,
                 scope_ids,
                 entity.owner(),
-                copy_fields(columns.values()),
-                copy_fields(scope_ids),
+                b"\t".join([key, b"1", document, copy_fields(columns.values())]),
+                b"\t".join(
+                    [
+                        entity.kind.encode(),
+                        key,
+                        b"1\tcreate",
+                        document,
+                        copy_json(created),
+                        copy_fields(scope_ids),
+                    ]
+                )
+                if mapping.versioned
+                else b"",
             )
         )
     return found
