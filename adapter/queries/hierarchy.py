@@ -134,15 +134,15 @@ def payer(conn: Connection, account_id: str) -> Payer:
     ).first()
     if row is None:
         raise NotFound("account", account_id)
-    start_node = _node(row)
     payer_id, level = row[6], int(row[7])
+    start_node = _node(row, payer_id=payer_id)
     if payer_id == account_id:
         return Payer(start_node, start_node, 0)
     if payer_id is not None:
         found = conn.execute(select(*_NODE_COLUMNS, a.level).where(a.id == payer_id)).first()
         if found is None:
             raise NotFound("account", payer_id)
-        return Payer(start_node, _node(found), level - int(found[6]))
+        return Payer(start_node, _node(found, payer_id=payer_id), level - int(found[6]))
     root = _chain(_upward(conn, account_id), account_id)[-1]
     return Payer(
         start_node,

@@ -106,7 +106,8 @@ def check_hierarchy(conn: Connection, created: list[Account], moved: list[Accoun
         current: Account | None = acc
         while current is not None and current.id not in safe:
             if current.id in on_path:
-                violations.append(_cycle(acc))
+                parent = new.get(acc.parent_id or "")
+                violations.append(_cycle(acc, parent.number if parent else None))
                 break
             path.append(current.id)
             on_path.add(current.id)
@@ -134,17 +135,22 @@ def check_moves_acyclic(conn: Connection, moved: list[Account]) -> None:
             select(parent.c.id, parent.c.parent_id).join(up, parent.c.id == up.c.parent_id)
         )
         if conn.execute(select(up.c.id).where(up.c.id == acc.id).limit(1)).first():
-            violations.append(_cycle(acc))
+            number = conn.execute(
+                select(t.account.c.number).where(t.account.c.id == acc.parent_id)
+            ).scalar_one_or_none()
+            violations.append(_cycle(acc, number or acc.parent_id))
     if violations:
         raise ValidationFailed(violations)
 
 
-def _cycle(account: Account) -> Violation:
+def _cycle(account: Account, parent: str | None) -> Violation:
+    """``parent``: the new parent's number where it is known (an agent reads numbers, not
+    ids), else its id."""
     return Violation(
         "parent_id",
         "acyclic",
-        f"account {account.number} cannot go under {account.parent_id}: that account is below "
-        "it, so the hierarchy would become a cycle",
+        f"account {account.number} cannot go under {parent or account.parent_id}: that account "
+        "is below it, so the hierarchy would become a cycle",
     )
 
 
