@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from adapter.domain import Actor
 from adapter.domain.identifiers import complete_iccid
 from adapter.domain.model import (
     Account,
@@ -50,6 +52,23 @@ def customer(**over: Any) -> Customer:
 
 def account(c: Customer, **over: Any) -> Account:
     return Account(**{"customer_id": c.id, "number": f"A{next(_seq):06d}", "name": "Main", **over})
+
+
+def forest(parents: list[int], pays: list[bool]) -> tuple[Customer, list[Account]]:
+    """A customer and the random forest a property test drew: account ``i`` goes under
+    account ``parents[i] % i``, or is a root when that number is a multiple of 3; it pays when
+    ``pays[i]``."""
+    c = customer()
+    accounts: list[Account] = []
+    for i, pick in enumerate(parents):
+        parent = accounts[pick % i].id if i and pick % 3 else None
+        accounts.append(account(c, parent_id=parent, payment_responsible=pays[i]))
+    return c, accounts
+
+
+def property_actor() -> Actor:
+    """An actor with a request id of its own, for the many changes of a property test."""
+    return Actor("prop", "hypothesis", "test", uuid.uuid4().hex)
 
 
 def contract(a: Account, **over: Any) -> Contract:

@@ -7,11 +7,13 @@ tree of any depth works (a chain of 10,000 accounts included). Walks upward use 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, String, case, cast, func, literal, select
+from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.orm import aliased
 
 from adapter.domain.errors import NotFound, ValidationFailed
@@ -164,6 +166,20 @@ def ancestors(conn: Connection, account_id: str) -> list[Node]:
     ]
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector held off while up to 100,000 rows and nodes are made (they
+    form no cycles; with it on, it walked the heap again and again, a third of the time).
+    Safe beside other threads: it is switched back on only by the caller that found it on."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def subtree(
     conn: Connection,
     account_id: str,
@@ -183,14 +199,10 @@ def subtree(
     root_payer = payer(conn, account_id)
     root = root_payer.account
     root_payer_id = root_payer.payer.id if root_payer.payer else None
-    # The walk carries every column a node needs, so the page needs no second join; the
-    # payer is passed down (a node pays for itself, or its parent's payer pays for it).
+    # The walk carries every column a node needs, so the page needs no second join; each
+    # node's payer is the one the store keeps on it.
     down = (
-        select(
-            *_NODE_COLUMNS,
-            literal(0).label("depth"),
-            cast(literal(root_payer_id), String(64)).label("payer_id"),
-        )
+        select(*_NODE_COLUMNS, literal(0).label("depth"), a.payer_id)
         .where(a.id == account_id)
         .cte("down", recursive=True)
     )
@@ -203,12 +215,7 @@ def subtree(
         child.c.parent_id,
         child.c.payment_responsible,
         (down.c.depth + 1).label("depth"),
-        cast(
-            func.coalesce(
-                case((child.c.payment_responsible.is_(True), child.c.id)), down.c.payer_id
-            ),
-            String(64),
-        ).label("payer_id"),
+        child.c.payer_id,
     ).join(down, child.c.parent_id == down.c.id)
     if max_depth is not None:
         step = step.where(down.c.depth < max_depth)
@@ -216,10 +223,20 @@ def subtree(
     # Byte order for numbers on PostgreSQL: a locale-aware sort of 100,000 strings costs more
     # than the walk, and account numbers are codes, not words.
     number = down.c.number.collate("C") if conn.dialect.name == "postgresql" else down.c.number
-    page = conn.execute(
-        select(down).order_by(down.c.depth, number, down.c.id).limit(limit + 1).offset(offset)
-    ).all()
-    nodes = [_node(row, int(row[6]), row[7]) for row in page[:limit]]
+    query = select(down).order_by(down.c.depth, number, down.c.id).limit(limit + 1).offset(offset)
+    if conn.dialect.name == "postgresql":
+        # The driver's rows are already the node's fields in order and types: taking them as
+        # they come saves a third of a 100,000-node subtree's time (SQLAlchemy's result
+        # rows and their processing).
+        compiled = query.compile(dialect=conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, _no_collection():
+            cursor.execute(str(compiled), compiled.params)
+            page: Sequence[Any] = cursor.fetchall()
+            nodes = list(map(Node._make, page[:limit]))
+    else:
+        page = conn.execute(query).all()
+        nodes = [_node(row, int(row[6]), row[7]) for row in page[:limit]]
     if offset == 0 and len(page) <= limit:
         # The page is the whole subtree: count its levels here rather than walk it again.
         counts: dict[int, int] = {}

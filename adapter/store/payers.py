@@ -16,7 +16,7 @@ recursion, so any depth works.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, text, update
@@ -43,14 +43,18 @@ _STORE = (
 )
 
 
-def refresh(conn: Connection, changed: Iterable[TreeChange]) -> int:
-    """Recompute ``payer_id`` and ``level`` for ``changed`` and every account below them whose
-    values follow from theirs; returns the number of rows written. The tree must be acyclic
-    (the unit of work checks moves before calling this)."""
+Placed = dict[str, tuple[str | None, int]]  # account id -> (payer id, level)
+
+
+def plan(conn: Connection, changed: Iterable[TreeChange]) -> Placed:
+    """The payer and level of each account in ``changed``: from the stored values of the
+    accounts above them (read here) and from each other's, parents first. No row of
+    ``changed`` needs to be written yet, so a bulk load writes its new accounts with these
+    values instead of updating them after."""
     pending = {c.id: c for c in changed}
+    values: Placed = {}
     if not pending:
-        return 0
-    values: dict[str, tuple[str | None, int]] = {}
+        return values
     outside = sorted({c.parent_id for c in pending.values() if c.parent_id} - pending.keys())
     stored = _stored(conn, outside)
     for change in _parents_first(pending):
@@ -61,8 +65,18 @@ def refresh(conn: Connection, changed: Iterable[TreeChange]) -> int:
         else:
             above = stored[change.parent_id]
         values[change.id] = (change.id if change.payment_responsible else above[0], above[1] + 1)
+    return values
+
+
+def refresh(conn: Connection, changed: Iterable[TreeChange], *, new: Collection[str] = ()) -> int:
+    """Recompute ``payer_id`` and ``level`` for ``changed`` and every account below them whose
+    values follow from theirs; returns the number of rows written. ``new``: the ids among
+    ``changed`` that this unit creates (nothing stored can be below them but accounts in
+    ``changed``, so the walk down starts from the others only). The tree must be acyclic (the
+    unit of work checks moves before calling this)."""
+    values = plan(conn, changed)
     written = dict(values)
-    frontier = list(values)
+    frontier = [k for k in values if k not in new]
     while frontier:
         following: list[str] = []
         for start in range(0, len(frontier), CHUNK):
@@ -74,9 +88,9 @@ def refresh(conn: Connection, changed: Iterable[TreeChange]) -> int:
             )
             for child, parent, pays, payer_id, level in rows:
                 above = values[parent]
-                new = (child if pays else above[0], above[1] + 1)
-                if values.get(child, (payer_id, level)) != new:
-                    values[child] = written[child] = new
+                placed = (child if pays else above[0], above[1] + 1)
+                if values.get(child, (payer_id, level)) != placed:
+                    values[child] = written[child] = placed
                     following.append(child)
         frontier = following
     if written:
@@ -87,8 +101,8 @@ def refresh(conn: Connection, changed: Iterable[TreeChange]) -> int:
     return len(written)
 
 
-def _stored(conn: Connection, ids: list[str]) -> dict[str, tuple[str | None, int]]:
-    found: dict[str, tuple[str | None, int]] = {}
+def _stored(conn: Connection, ids: list[str]) -> Placed:
+    found: Placed = {}
     for start in range(0, len(ids), CHUNK):
         rows = conn.execute(
             select(a.id, a.payer_id, a.level).where(a.id.in_(ids[start : start + CHUNK]))

@@ -70,7 +70,8 @@ from adapter.store.integrity import (
     moved_owners,
     needs_reference_check,
 )
-from adapter.store.payers import TreeChange
+from adapter.store.payers import Placed, TreeChange
+from adapter.store.payers import plan as plan_payers
 from adapter.store.payers import refresh as refresh_payers
 
 E = TypeVar("E", bound=Entity)
@@ -505,7 +506,11 @@ class UnitOfWork:
         try:
             self._write_rows(writes, appended, at, seq)
             self._check_after_write(writes)
-            refresh_payers(self.connection, _tree_changes(writes))
+            refresh_payers(
+                self.connection,
+                _tree_changes(writes),
+                new={w.entity.id for w in writes if w.op == "create"},
+            )
             if versions:
                 self._close_previous_versions(writes, at)
                 self._insert_many(t.entity_version, versions)
@@ -630,16 +635,18 @@ class UnitOfWork:
         )
         change["hash"] = change_hash(change, hashed)
         self._insert_change(change)
+        # New accounts are written with their payer and level (nothing stored is below a new
+        # account, so nothing else changes): no update of rows just written.
+        placed = plan_payers(
+            conn,
+            [
+                TreeChange(r.id, r.columns["parent_id"], r.columns["payment_responsible"])
+                for r in versioned
+                if r.kind == Account.kind
+            ],
+        )
         try:
-            self._write_prepared(versioned, appended, at, seq)
-            refresh_payers(
-                conn,
-                [
-                    TreeChange(r.id, r.columns["parent_id"], r.columns["payment_responsible"])
-                    for r in versioned
-                    if r.kind == Account.kind
-                ],
-            )
+            self._write_prepared(versioned, appended, at, seq, placed)
         except IntegrityError as exc:
             raise _integrity_conflict(exc, []) from None
         except psycopg.errors.IntegrityError as exc:
@@ -779,6 +786,7 @@ class UnitOfWork:
         appended: list[PreparedEntity],
         at: datetime,
         seq: int,
+        placed: Placed,
     ) -> None:
         """The rows, in the normal path's order: per table in foreign-key order (accounts
         parents first) with its search-key rows, the usage lines, then the version rows."""
@@ -791,7 +799,7 @@ class UnitOfWork:
                 continue
             if table is t.account:
                 run = parents_first(run, lambda r: r.id, lambda r: r.columns["parent_id"])
-            self._write_prepared_rows(table, run, at, None)
+            self._write_prepared_rows(table, run, at, None, placed if table is t.account else None)
             children: dict[str, list[dict[str, Any]]] = {}
             for r in run:
                 for name, rows in r.children:
@@ -833,8 +841,14 @@ class UnitOfWork:
         self._copy(t.entity_version, VERSION_COLUMNS, [r.version_line + tail for r in versioned])
 
     def _write_prepared_rows(
-        self, table: Table, run: list[PreparedEntity], at: datetime, change_id: int | None
+        self,
+        table: Table,
+        run: list[PreparedEntity],
+        at: datetime,
+        change_id: int | None,
+        placed: Placed | None = None,
     ) -> None:
+        """``placed``: the payer and level of each account (for the account table only)."""
         if self.connection.dialect.name != "postgresql":
             extra = {} if change_id is None else {"change_id": change_id}
             self._insert_many(
@@ -847,6 +861,11 @@ class UnitOfWork:
                         "data": orjson.loads(r.snapshot),
                         **r.columns,
                         **extra,
+                        **(
+                            {}
+                            if placed is None
+                            else {"payer_id": placed[r.id][0], "level": placed[r.id][1]}
+                        ),
                     }
                     for r in run
                 ],
@@ -858,7 +877,18 @@ class UnitOfWork:
             tail += b"\t" + str(change_id).encode()
             names = (*names, "change_id")
         tail += b"\n"
-        self._copy(table, names, [r.row_line + tail for r in run])
+        if placed is None:
+            self._copy(table, names, [r.row_line + tail for r in run])
+            return
+        self._copy(
+            table,
+            (*ROW_COLUMNS, *run[0].columns, "payer_id", "level", *ROW_TAIL),  # no change_id
+            [
+                b"\t".join([r.row_line, copy_value(placed[r.id][0]), str(placed[r.id][1]).encode()])
+                + tail
+                for r in run
+            ],
+        )
 
     def _copy(self, table: Table, columns: Iterable[str], lines: list[bytes]) -> None:
         """``COPY … FROM STDIN`` of lines already in its text format."""

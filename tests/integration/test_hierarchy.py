@@ -263,16 +263,8 @@ def test_random_moves_never_make_a_cycle_and_payer_is_nearest(
 ) -> None:
     """Build a random forest, try random moves (the store refuses the cycles), and check that
     the tree stays acyclic and every payer is the nearest paying ancestor-or-self."""
-    import uuid
-
-    def act() -> Actor:
-        return Actor("prop", "hypothesis", "test", uuid.uuid4().hex)
-
-    c = f.customer()
-    accounts: list[Account] = []
-    for i, pick in enumerate(parents):
-        parent = accounts[pick % i].id if i and pick % 3 else None
-        accounts.append(f.account(c, parent_id=parent, payment_responsible=pays[i]))
+    act = f.property_actor
+    c, accounts = f.forest(parents, pays)
     with UnitOfWork(sqlite_engine, act()) as uow:
         uow.add(c)
         uow.add_all(accounts)

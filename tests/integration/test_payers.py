@@ -4,7 +4,6 @@ tree gives."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import date
 
@@ -160,14 +159,8 @@ def test_random_moves_and_payment_changes_keep_payer_and_level_true(
     """Whatever moves (cycles refused) and payment changes happen, the stored payer and
     level of every account are what a walk of the tree gives."""
 
-    def act() -> Actor:
-        return Actor("prop", "hypothesis", "test", uuid.uuid4().hex)
-
-    c = f.customer()
-    accounts: list[Account] = []
-    for i, pick in enumerate(parents):
-        parent = accounts[pick % i].id if i and pick % 3 else None
-        accounts.append(f.account(c, parent_id=parent, payment_responsible=pays[i]))
+    act = f.property_actor
+    c, accounts = f.forest(parents, pays)
     with UnitOfWork(engine, act()) as uow:
         uow.add(c)
         uow.add_all(accounts)
