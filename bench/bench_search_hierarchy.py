@@ -354,11 +354,16 @@ def main() -> int:
     parser.add_argument(
         "--seed-only", action="store_true", help="seed and report the seeding, measure nothing"
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the fresh database at the end (measure it again with --existing)",
+    )
     args = parser.parse_args()
     if args.existing:
         run(args.database_url, args.customers, existing=True)
     else:
-        with fresh_database(args.database_url) as url:
+        with fresh_database(args.database_url, keep=args.keep) as url:
             run(url, args.customers, False, args.batch, args.seed_only)
     return 0
 

@@ -9,7 +9,6 @@ timeline is one indexed query.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,13 +24,18 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from uuid6 import uuid7
 
 from adapter.domain import identifiers
 from adapter.domain.errors import Conflict
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new entity's id: a UUIDv7 (RFC 9562), unique and random in its low bits but ordered
+    by creation time, so that each index on an id column grows at its end rather than taking
+    every new key on a random page (what made PostgreSQL's share of a load double once those
+    indexes outgrew its buffers; docs/benchmarks.md, "Seeding speed")."""
+    return str(uuid7())
 
 
 Msisdn = Annotated[str, AfterValidator(identifiers.msisdn)]
