@@ -48,11 +48,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapter.store import tables as t
+from bench.benchdb import fresh_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CLI = [sys.executable, "-m", "adapter.cli"]
@@ -71,31 +71,6 @@ def out(*parts: Any) -> None:
 def load_text() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-# ---------------------------------------------------------------------------- database
-
-
-@contextmanager
-def fresh_database(url: str, keep: bool) -> Iterator[str]:
-    """``crm_bench_api_<random>`` on the server of URL (created through an AUTOCOMMIT
-    connection to the database URL names, where nothing is created), dropped at the end
-    unless KEEP."""
-    base = make_url(url)
-    name = f"crm_bench_api_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            out(f"kept      database {name} (reuse: --existing --database-url …/{name}; drop:")
-            out(f'          DROP DATABASE "{name}" WITH (FORCE))')
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def cli_env(url: str, log_level: str, data_dir: str) -> dict[str, str]:
@@ -481,7 +456,7 @@ def main() -> int:
     if args.existing:
         figures = run(args.database_url, args, existing=True)
     else:
-        with fresh_database(args.database_url, args.keep) as url:
+        with fresh_database(args.database_url, args.keep, prefix="crm_bench_api") as url:
             figures = run(url, args, existing=False)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")

@@ -111,6 +111,16 @@ def reset_postgres(engine: Engine) -> None:
         conn.execute(text("ALTER TABLE change ENABLE TRIGGER change_append_only"))
 
 
+def reset_postgres_at(url: str) -> None:
+    """``reset_postgres`` for a store known by its URL (for tests that hand the URL to another
+    process)."""
+    engine = make_engine(url)
+    try:
+        reset_postgres(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def pg_engine(pg_database: str) -> Iterator[Engine]:
     engine = make_engine(pg_database)

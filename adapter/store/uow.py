@@ -147,10 +147,13 @@ _REFERENCES: dict[str, list[tuple[str, Table, str]]] = {
     ]
     for table in t.metadata.sorted_tables
 }
-_REFERENCED: dict[str, set[str]] = {}
-for _found in _REFERENCES.values():
-    for _column, _target, _target_column in _found:
-        _REFERENCED.setdefault(_target.name, set()).add(_target_column)
+_REFERENCED: dict[str, set[str]] = {
+    target.name: {
+        column for keys in _REFERENCES.values() for _, other, column in keys if other is target
+    }
+    for keys in _REFERENCES.values()
+    for _, target, _ in keys
+}
 _TRIGGERS = text(
     "SELECT current_setting('is_superuser') = 'on' AS superuser, "
     "array(SELECT c.relname || '.' || g.tgname FROM pg_trigger g "

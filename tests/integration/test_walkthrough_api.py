@@ -28,8 +28,7 @@ import pytest
 
 from adapter.legacy import Gateway
 from adapter.settings import Settings
-from adapter.store.database import make_engine
-from tests.conftest import reset_postgres
+from tests.conftest import reset_postgres_at
 from tests.integration.test_up import STARTED, _free_port
 from tests.integration.test_workers import CLI, _environment
 
@@ -96,11 +95,7 @@ def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
     env = _environment(tmp_path / "data")
     if request.param == "postgresql":
         url: str = request.getfixturevalue("pg_database")
-        engine = make_engine(url)
-        try:
-            reset_postgres(engine)
-        finally:
-            engine.dispose()
+        reset_postgres_at(url)
         env["CRM_DATABASE_URL"] = url
     running = Up(tmp_path, env)
     try:

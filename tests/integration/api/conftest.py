@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from adapter.api.access import add_user
 from adapter.requests.apply import submit
 from adapter.store.database import make_engine
-from tests.conftest import reset_postgres
+from tests.conftest import reset_postgres_at
 
 START_TIMEOUT = 60.0  # seconds for the server process to answer /health (CPU is contended)
 ANNOUNCED = re.compile(r"^api: (http://\S+) ", re.MULTILINE)
@@ -63,11 +63,7 @@ def api_store(
         yield f"sqlite:///{path}"
         return
     url: str = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    try:
-        reset_postgres(engine)
-    finally:
-        engine.dispose()
+    reset_postgres_at(url)
     yield url
 
 
