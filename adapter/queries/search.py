@@ -35,10 +35,21 @@ threshold makes the trigram index visit tens of thousands of names of a million 
 common surname's trigrams) and still finds a badly typed name; the choice depends only on the
 query, so paging stays stable.
 
-- PostgreSQL: ``name_key %> fragment`` served by the GIN trigram index of migration 0002, with
-  ``pg_trgm.word_similarity_threshold`` set for the transaction (``set_config(..., true)``). On a
-  connection in autocommit mode that setting does not last to the query, and the extension's
-  default of 0.6 applies: fewer results, never wrong ones.
+A fragment of **one word** ("Mulr") is compared with each word of the names, and a name's
+similarity is that of its closest word; a fragment of several words ("Ana Mulr") is compared
+with the whole name.
+
+- PostgreSQL, one word: the typo is matched (``word %> fragment``, GIN trigram index) against
+  the vocabulary of name words of migration 0009 (a few hundred thousand words where there are
+  a million names), then the customers with the matched words come out of
+  ``customer_name_word``'s primary key in the search's order, a page's worth per word: the cost
+  no longer grows with the number of customers sharing a common surname. Other criteria are
+  applied by joining the customers of the matched words.
+- PostgreSQL, several words: ``name_key %> fragment`` served by the GIN trigram index of
+  migration 0002.
+- On both, ``pg_trgm.word_similarity_threshold`` is set for the transaction
+  (``set_config(..., true)``). On a connection in autocommit mode that setting does not last to
+  the query, and the extension's default of 0.6 applies: fewer results, never wrong ones.
 - SQLite: the FTS5 trigram table of migration 0002 finds the names sharing a trigram with the
   fragment, best :data:`FUZZY_CANDIDATES` first by FTS5's bm25 rank, the other criteria
   applied in the same query; the similarity is then computed here for those candidates. The
@@ -54,16 +65,22 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Float,
     Row,
+    Text,
+    bindparam,
     column,
+    distinct,
+    exists,
     func,
     literal,
     or_,
     select,
     table,
+    true,
 )
 
 from adapter.domain import identifiers
@@ -90,8 +107,11 @@ FUZZY_CANDIDATES = 1000
 # Search objects that only one dialect has, created by migration 0002 and absent from
 # ``tables.metadata`` (the FTS5 table brings shadow tables named after it).
 NAME_FTS_TABLE = "customer_name_fts"
+# PostgreSQL's vocabulary of name words and the customers of each word (migration 0009).
+NAME_WORD_TABLE = "name_word"
+CUSTOMER_NAME_WORD_TABLE = "customer_name_word"
 DIALECT_ONLY_INDEXES = ("ix_customer_name_key_trgm", "ix_customer_address_line_key_trgm")
-DIALECT_ONLY_TABLES = (NAME_FTS_TABLE,)
+DIALECT_ONLY_TABLES = (NAME_FTS_TABLE, NAME_WORD_TABLE, CUSTOMER_NAME_WORD_TABLE)
 
 IDENTIFICATION_TYPES = (
     IdentificationType.TIN,
@@ -423,6 +443,12 @@ def _ordered_page(
     return SearchPage(counted, [_item(row) for row in rows], limit, offset)
 
 
+def _set_word_threshold(conn: Connection, threshold: float) -> None:
+    # ``%>`` is what the GIN indexes serve; its threshold is a setting, not an operand. Queries
+    # also compare the similarity explicitly, so that a lower setting changes nothing.
+    conn.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(threshold), True)))
+
+
 def _fuzzy_page_postgresql(
     conn: Connection,
     fragment: str,
@@ -430,15 +456,13 @@ def _fuzzy_page_postgresql(
     limit: int,
     offset: int,
 ) -> SearchPage:
+    if len(_WORD.findall(fragment)) == 1:
+        return _fuzzy_word_page(conn, fragment, conditions, limit, offset)
     c = t.customer.c
     similarity = func.word_similarity(literal(fragment), c.name_key, type_=Float)
 
     def matching_at(threshold: float) -> list[ColumnElement[bool]]:
-        # ``%>`` is what the GIN index serves; its threshold is a setting, not an operand. The
-        # explicit comparison keeps the result the same if someone set the threshold lower.
-        conn.execute(
-            select(func.set_config("pg_trgm.word_similarity_threshold", str(threshold), True))
-        )
+        _set_word_threshold(conn, threshold)
         return [*conditions, c.name_key.op("%>")(literal(fragment)), similarity >= threshold]
 
     matching = matching_at(FUZZY_CLOSE)
@@ -452,6 +476,17 @@ def _fuzzy_page_postgresql(
         .limit(limit)
         .offset(offset)
     ).all()
+    return _window_page(conn, rows, matching, limit, offset)
+
+
+def _window_page(
+    conn: Connection,
+    rows: Sequence[Row[Any]],
+    matching: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> SearchPage:
+    """A page whose rows carry the number of all matches (``total``, a window count)."""
     if rows:
         counted = int(rows[0].total)
     elif offset == 0:
@@ -460,6 +495,131 @@ def _fuzzy_page_postgresql(
         total = conn.execute(select(func.count()).select_from(t.customer).where(*matching))
         counted = int(total.scalar_one())
     return SearchPage(counted, [_item(row, row.similarity) for row in rows], limit, offset)
+
+
+_NAME_WORDS = table(NAME_WORD_TABLE, column("word", Text))
+_CUSTOMER_WORDS = table(
+    CUSTOMER_NAME_WORD_TABLE, column("word", Text), column("name_key"), column("customer_id")
+)
+
+
+def _fuzzy_word_page(
+    conn: Connection,
+    fragment: str,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> SearchPage:
+    """A one-word fuzzy search on PostgreSQL, through the vocabulary of name words."""
+    w, cw = _NAME_WORDS.c, _CUSTOMER_WORDS.c
+    similarity = func.word_similarity(literal(fragment), w.word, type_=Float)
+
+    def words_at(threshold: float) -> dict[str, float]:
+        _set_word_threshold(conn, threshold)
+        rows = conn.execute(
+            select(w.word, similarity).where(
+                w.word.op("%>")(literal(fragment)),
+                similarity >= threshold,
+                exists().where(cw.word == w.word),  # a word nobody's name has any more
+            )
+        )
+        return {word: score for word, score in rows.tuples()}
+
+    close = words_at(FUZZY_CLOSE)
+    if not conditions:
+        return _word_page(conn, close or words_at(FUZZY_THRESHOLD), limit, offset)
+    c = t.customer.c
+
+    def matched(words: dict[str, float]) -> Any:
+        given = _given_words(words)
+        score = func.max(given.c.score)
+        return (
+            select(*_ITEM_COLUMNS, score.label("similarity"), func.count().over().label("total"))
+            .select_from(
+                given.join(_CUSTOMER_WORDS, cw.word == given.c.word).join(
+                    t.customer, c.id == cw.customer_id
+                )
+            )
+            .where(*conditions)
+            .group_by(c.id)
+            .order_by(score.desc(), c.name_key, c.id)
+        )
+
+    words = close
+    if not words or conn.execute(matched(words).limit(1)).first() is None:
+        words = words_at(FUZZY_THRESHOLD)
+    if not words:
+        return SearchPage(0, [], limit, offset)
+    rows = conn.execute(matched(words).limit(limit).offset(offset)).all()
+    in_words = c.id.in_(select(cw.customer_id).where(cw.word.in_(list(words))))
+    return _window_page(conn, rows, [*conditions, in_words], limit, offset)
+
+
+def _word_page(conn: Connection, words: dict[str, float], limit: int, offset: int) -> SearchPage:
+    """The customers whose names have any of ``words`` (word -> similarity), each at its best
+    word's similarity, by similarity, name and id. Each word's customers are read in that order
+    from the primary key of ``customer_name_word``, no more of them than the page needs."""
+    if not words:
+        return SearchPage(0, [], limit, offset)
+    cw = _CUSTOMER_WORDS.c
+    counted = int(
+        conn.execute(
+            select(func.count(distinct(cw.customer_id))).where(cw.word.in_(list(words)))
+        ).scalar_one()
+    )
+    wanted = offset + limit
+    ranked: dict[str, float] = {}  # customer id -> similarity, best first
+    reach = wanted
+    while counted > offset:
+        ranked.clear()
+        rows = conn.execute(_best_of_words(words, reach)).all()
+        for score, _name, customer_id in rows:
+            ranked.setdefault(customer_id, score)  # a second word of the same name ranks lower
+        if len(ranked) >= wanted or len(rows) < reach:
+            break
+        reach *= 2  # names with several of the words took rows: read further
+    page = list(ranked.items())[offset:wanted]
+    c = t.customer.c
+    found: dict[str, Row[Any]] = {}
+    if page:
+        chosen = conn.execute(select(*_ITEM_COLUMNS).where(c.id.in_([id_ for id_, _ in page])))
+        found = {row.id: row for row in chosen}
+    # A customer removed since its words were read (on a connection without a transaction) is
+    # left out rather than failing the page.
+    items = [_item(found[id_], score) for id_, score in page if id_ in found]
+    return SearchPage(counted, items, limit, offset)
+
+
+def _given_words(words: dict[str, float]) -> Any:
+    """``words`` (word -> similarity) as a table ``given(word, score)``."""
+    return (
+        func.unnest(
+            bindparam("words", list(words), ARRAY(Text)),
+            bindparam("scores", list(words.values()), ARRAY(Float)),
+        )
+        .table_valued("word", "score")
+        .render_derived("given")
+    )
+
+
+def _best_of_words(words: dict[str, float], reach: int) -> Any:
+    """The first ``reach`` (similarity, name, customer) rows of all the words' customers: up to
+    ``reach`` from each word by the index, then merged."""
+    cw = _CUSTOMER_WORDS.c
+    given = _given_words(words)
+    per_word = (
+        select(cw.name_key, cw.customer_id)
+        .where(cw.word == given.c.word)
+        .order_by(cw.name_key, cw.customer_id)
+        .limit(reach)
+        .lateral("per_word")
+    )
+    return (
+        select(given.c.score, per_word.c.name_key, per_word.c.customer_id)
+        .select_from(given.join(per_word, true()))
+        .order_by(given.c.score.desc(), per_word.c.name_key, per_word.c.customer_id)
+        .limit(reach)
+    )
 
 
 _NAME_FTS = table(NAME_FTS_TABLE, column("customer_id"), column("name_key"), column("rank"))
@@ -487,7 +647,7 @@ def _fuzzy_page_sqlite(
         .order_by(_NAME_FTS.c.rank, c.id)
         .limit(FUZZY_CANDIDATES)
     ).all()
-    scored = [(word_similarity(fragment, row.name_key), row.name_key, row.id) for row in candidates]
+    scored = [(name_similarity(fragment, row.name_key), row.name_key, row.id) for row in candidates]
     close = any(score >= FUZZY_CLOSE for score, _, _ in scored)
     threshold = FUZZY_CLOSE if close else FUZZY_THRESHOLD
     ranked = sorted(
@@ -517,6 +677,15 @@ def trigrams(text: str) -> list[str]:
         padded = f"  {word} "
         found.extend(padded[i : i + 3] for i in range(len(padded) - 2))
     return found
+
+
+def name_similarity(fragment: str, name: str) -> float:
+    """How close ``name`` is to the typed ``fragment`` (both search keys): for a fragment of one
+    word, the best :func:`word_similarity` of the fragment and a word of the name (what
+    PostgreSQL's vocabulary of name words computes); for several words, that of the whole name."""
+    if len(_WORD.findall(fragment)) == 1:
+        return max((word_similarity(fragment, word) for word in _WORD.findall(name)), default=0.0)
+    return word_similarity(fragment, name)
 
 
 def word_similarity(fragment: str, name: str) -> float:

@@ -18,6 +18,7 @@ from adapter.cli import EXIT_INPUT
 from adapter.cli_search import search_cmd
 from adapter.domain import Actor
 from adapter.domain.errors import ValidationFailed
+from adapter.domain.identifiers import search_text
 from adapter.domain.model import (
     Address,
     ContactMedium,
@@ -30,8 +31,11 @@ from adapter.domain.model import (
     SubscriberStatus,
 )
 from adapter.queries.search import (
+    CUSTOMER_NAME_WORD_TABLE,
     DIALECT_ONLY_INDEXES,
+    LIMIT_MAX,
     NAME_FTS_TABLE,
+    NAME_WORD_TABLE,
     SearchCriteria,
     SearchPage,
     search,
@@ -317,8 +321,22 @@ def test_upgrading_to_0002_indexes_the_names_already_stored(
 
 
 def assert_name_index_in_step(engine: Engine) -> None:
-    """On SQLite, the FTS5 table holds exactly one row per customer, with its name key."""
-    if engine.dialect.name != "sqlite":
+    """On SQLite, the FTS5 table holds exactly one row per customer, with its name key; on
+    PostgreSQL, ``customer_name_word`` one row per word of each name and ``name_word`` every
+    word in use."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            names = conn.execute(text("SELECT id, name_key FROM customer")).all()
+            kept = conn.execute(
+                text(f"SELECT word, name_key, customer_id FROM {CUSTOMER_NAME_WORD_TABLE}")
+            ).all()
+            vocabulary = conn.execute(text(f"SELECT word FROM {NAME_WORD_TABLE}")).scalars()
+            known = set(vocabulary)
+        expected = {
+            (word, name, id_) for id_, name in names for word in re.findall(r"[^\W_]+", name)
+        }
+        assert {tuple(row) for row in kept} == expected
+        assert {word for word, _, _ in expected} <= known
         return
     with engine.connect() as conn:
         indexed = conn.execute(
@@ -326,6 +344,84 @@ def assert_name_index_in_step(engine: Engine) -> None:
         ).all()
         stored = conn.execute(text("SELECT id, name_key FROM customer ORDER BY id")).all()
     assert [tuple(row) for row in indexed] == [tuple(row) for row in stored]
+
+
+# Names built from a few words that are all close to "marcel" and "marcin", several to a name.
+FAMILY_OF_NAMES = [
+    ("Marcel", "Marcin"),
+    ("Marcin", "Nowak"),
+    ("Marcel", "Dupont"),
+    ("Marco", "Marcel"),
+    ("Marcin", "Marcinek"),
+    ("Marc", "Lenoir"),
+    ("Ana", "Marcel"),
+    ("Marcelo", "Ruiz"),
+    ("Marcin", "Wolny"),
+    ("Marcel", "Roux"),
+    ("Jan", "Marcinkowski"),
+    ("Marcela", "Nowak"),
+]
+
+
+@pytest.fixture
+def marcels(engine: Engine, actor: MakeActor) -> None:
+    with UnitOfWork(engine, actor()) as uow:
+        for number, (given, family) in enumerate(FAMILY_OF_NAMES):
+            uow.add(
+                f.customer(
+                    customer_number=f"C-M{number:02d}",
+                    party=person(given, family, date(1990, 1, 1)),
+                )
+            )
+        uow.commit("setup")
+
+
+@pytest.mark.usefixtures("marcels")
+@pytest.mark.parametrize("fragment", ["marcl", "marcn", "marce"])
+def test_fuzzy_pages_join_up_to_the_whole_ranking(engine: Engine, fragment: str) -> None:
+    """Pages of three, read one after the other, are the single page of everything: nobody
+    twice (a name with two close words counts once, at its best word), nobody missing, in
+    order of similarity, then name, then id."""
+    whole = find(engine, SearchCriteria(fuzzy_name=fragment), limit=LIMIT_MAX)
+    paged: list[dict[str, Any]] = []
+    for offset in range(0, whole.total + 3, 3):
+        page = find(engine, SearchCriteria(fuzzy_name=fragment), limit=3, offset=offset)
+        assert page.total == whole.total
+        paged.extend(page.items)
+    assert paged == whole.items
+    assert whole.total == len(whole.items) == len({i["id"] for i in whole.items}) > 3
+    keys = [(-i["similarity"], search_text(i["name"]), i["id"]) for i in whole.items]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.usefixtures("marcels")
+def test_fuzzy_name_ranks_a_name_by_its_closest_word(engine: Engine) -> None:
+    """ "Marcel Marcin" has an exact word for "marcel": it is at 1.0, once, with the other
+    Marcels; its second close word does not list it again."""
+    page = find(engine, SearchCriteria(fuzzy_name="marcel"), limit=LIMIT_MAX)
+    best = [i["customer_number"] for i in page.items if i["similarity"] == 1.0]
+    assert best == ["C-M06", "C-M02", "C-M00", "C-M09", "C-M03"]  # by name
+    assert [i["customer_number"] for i in page.items].count("C-M00") == 1
+
+
+def test_upgrading_to_0009_lists_the_words_of_names_already_stored(
+    pg_engine: Engine, actor: MakeActor
+) -> None:
+    """On PostgreSQL, customers written before the vocabulary of name words existed are found
+    by a one-word fuzzy search once it does; downgrading removes its tables and triggers."""
+    from alembic import command
+
+    from adapter.store.database import alembic_config, upgrade
+
+    command.downgrade(alembic_config(pg_engine), "0008")
+    assert NAME_WORD_TABLE not in inspect(pg_engine).get_table_names()
+    early = f.customer(customer_number="C-EARLY", party=person("Eda", "Müller", date(1999, 9, 9)))
+    with UnitOfWork(pg_engine, actor()) as uow:
+        uow.add(early)
+        uow.commit("setup")
+    upgrade(pg_engine)
+    assert numbers(pg_engine, fuzzy_name="Mueler") == ["C-EARLY"]
+    assert_name_index_in_step(pg_engine)
 
 
 def test_fuzzy_name_of_a_short_name_is_kept_in_step(engine: Engine, actor: MakeActor) -> None:
@@ -529,8 +625,14 @@ def plans(engine: Engine, criteria: SearchCriteria, indexes: tuple[str, ...]) ->
 # which may serve it
 INDEXED: list[tuple[dict[str, Any], str, dict[str, tuple[str, ...]]]] = [
     ({"name": "mül"}, "name_key", {"postgresql": ("ix_customer_name_key_trgm",)}),
+    # one word: PostgreSQL looks it up in the vocabulary of name words (migration 0009)
     (
         {"fuzzy_name": "mueler"},
+        "word",
+        {"postgresql": ("ix_name_word_trgm",), "sqlite": (NAME_FTS_TABLE,)},
+    ),
+    (
+        {"fuzzy_name": "ana mueler"},
         "name_key",
         {"postgresql": ("ix_customer_name_key_trgm",), "sqlite": (NAME_FTS_TABLE,)},
     ),
@@ -588,7 +690,9 @@ def served_by(plan: str, indexes: tuple[str, ...], column: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("criteria", "column", "indexes"), INDEXED, ids=[next(iter(c)) for c, _, _ in INDEXED]
+    ("criteria", "column", "indexes"),
+    INDEXED,
+    ids=[",".join(f"{k}={v}" for k, v in c.items()) for c, _, _ in INDEXED],
 )
 @pytest.mark.usefixtures("world")
 def test_search_keys_are_looked_up_through_an_index(
@@ -613,6 +717,8 @@ def test_the_dialect_search_objects_exist(engine: Engine) -> None:
             for ix in inspector.get_indexes(table)
         }
         assert set(DIALECT_ONLY_INDEXES) <= names
+        assert {NAME_WORD_TABLE, CUSTOMER_NAME_WORD_TABLE} <= set(inspector.get_table_names())
+        assert "ix_name_word_trgm" in {ix["name"] for ix in inspector.get_indexes(NAME_WORD_TABLE)}
     else:
         assert NAME_FTS_TABLE in inspector.get_table_names()
 
@@ -672,3 +778,19 @@ def test_cli_bad_input_exits_2_naming_the_criterion(
 def test_cli_says_when_nothing_matches(cli: Callable[..., Any], world: World) -> None:
     result = cli("--customer-number", "NOPE")
     assert (result.exit_code, result.output) == (0, "0 of 0\n")
+
+
+def test_seeded_customers_are_found_by_a_typo_and_their_words_kept(engine: Engine) -> None:
+    """The seed writes customers with ``COPY`` on PostgreSQL: the triggers of migration 0009
+    list their name words all the same, and a typo of a name's longest word finds them."""
+    from adapter.seed import seed
+
+    seed(engine, 40, 3, as_of=date(2026, 11, 15), batch=15)
+    assert_name_index_in_step(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, name_key FROM customer ORDER BY id LIMIT 8")).all()
+    for id_, name in rows:
+        word = max(re.findall(r"[^\W_]+", name), key=len)
+        typo = word[:2] + word[3:] if len(word) > 5 else word
+        found = find(engine, SearchCriteria(fuzzy_name=typo), limit=LIMIT_MAX)
+        assert id_ in {i["id"] for i in found.items}, (name, typo)
