@@ -158,3 +158,36 @@ def test_an_account_of_a_missing_customer_is_refused_on_the_bulk_path(engine: En
         commit_prepared(engine, "r1", lost)
     with engine.connect() as conn:
         assert conn.execute(select(t.account.c.id)).first() is None
+
+
+def test_the_bulk_path_skips_key_triggers_only_when_no_other_trigger_would_be_skipped(
+    pg_engine: Engine,
+) -> None:
+    """As a superuser, a load may write with the foreign keys' triggers off: the name-word
+    triggers of revision 0009 are enabled ALWAYS and run all the same, so they do not stop it;
+    any other trigger on a loaded table does."""
+    with UnitOfWork(pg_engine, actor("r1")) as uow:
+        assert uow._may_skip_foreign_key_triggers()
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL;"
+            " END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_elsewhere AFTER INSERT ON account FOR EACH ROW"
+            " EXECUTE FUNCTION nothing()"
+        )
+    with UnitOfWork(pg_engine, actor("r2")) as uow:
+        assert not uow._may_skip_foreign_key_triggers()
+
+
+def test_a_bulk_load_with_key_triggers_off_still_lists_the_name_words(pg_engine: Engine) -> None:
+    """Customers written by ``COPY`` in replica mode get their words (triggers ALWAYS)."""
+    commit_prepared(pg_engine, "r1", person("C1"))
+    with pg_engine.connect() as conn:
+        words = (
+            conn.exec_driver_sql("SELECT word FROM customer_name_word ORDER BY word")
+            .scalars()
+            .all()
+        )
+    assert words == ["ada", "back", "slash", "tab"]

@@ -18,8 +18,9 @@ sorted for a page of 50. This revision keeps, on PostgreSQL only:
     customers with a given word come out of the primary key already in the search's order.
 
 Both are derived from ``customer.name_key`` and kept in step by statement triggers on
-``customer`` (insert, and update where the name changed), so that every writer (the unit of
-work, the seed's and the import's ``COPY``) keeps them without knowing of them; a deleted
+``customer`` (insert, and update where the name changed), enabled ALWAYS so that they run even
+where the bulk path skips the foreign keys' triggers: every writer (the unit of work, the
+seed's and the import's ``COPY``) keeps them without knowing of them; a deleted
 customer's rows go with it (foreign key, cascade). A word no customer uses any more stays in
 ``name_word`` (deleting it could race with a concurrent insert of the same word); the search
 ignores such words. Created with plain SQL and kept out of ``tables.metadata``, like 0002's
@@ -96,6 +97,10 @@ def upgrade() -> None:
         " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT"
         " EXECUTE FUNCTION customer_name_words_update()"
     )
+    # ALWAYS: the bulk path writes with ``session_replication_role = replica`` to skip the
+    # foreign keys' triggers (adapter/store/uow.py); these must run all the same.
+    for name in FUNCTIONS:
+        op.execute(f"ALTER TABLE customer ENABLE ALWAYS TRIGGER {name}")
     op.execute(_ADD_WORDS.format(source="customer n", where=""))
 
 
