@@ -40,6 +40,17 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, di
     return dict(sorted(changes.items()))
 
 
+def stored_diff(
+    op: str, stored: dict[str, dict[str, Any]], snapshot: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """The diff of a version row as readers show it. A creation's row stores an empty diff:
+    every field its snapshot sets is new, so the snapshot says it all, and storing it twice
+    took a third of the version table (rows written before that carry it and read the same)."""
+    if op == "create" and not stored and snapshot is not None:
+        return diff(None, snapshot)
+    return stored
+
+
 def get_path(snapshot: dict[str, Any], path: str) -> Any:
     """The value at a dotted path; ``KeyError`` naming the path if it is not there."""
     node: Any = snapshot

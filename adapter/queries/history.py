@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, Text, cast, select, union_all
+from sqlalchemy import Connection, Select, Text, case, cast, select, union_all
 
 from adapter.domain import ENTITY_KINDS
 from adapter.domain.errors import NotFound, ValidationFailed
-from adapter.domain.history import diff
+from adapter.domain.history import diff, stored_diff
 from adapter.store import tables as t
 
 SUBJECTS = ("customer", "account", "contract", "subscriber")
@@ -38,16 +38,19 @@ class TimelineEntry(NamedTuple):
     version: int
     op: str
     diff_json: str
+    created_json: str | None  # a creation's snapshot, from which its diff is derived
 
     @property
     def diff(self) -> dict[str, Any]:
         """What changed, as ``{dotted.path: {"old": …, "new": …}}``."""
         decoded: dict[str, Any] = json.loads(self.diff_json)
-        return decoded
+        if self.created_json is None:
+            return decoded
+        return stored_diff(self.op, decoded, json.loads(self.created_json))
 
     def as_dict(self) -> dict[str, Any]:
         data = self._asdict()
-        del data["diff_json"]
+        del data["diff_json"], data["created_json"]
         data["at"] = self.at.isoformat()
         data["diff"] = self.diff
         return data
@@ -68,6 +71,7 @@ def _timeline_select() -> Select[Any]:
         v.version,
         v.op,
         cast(v.diff, Text).label("diff_json"),
+        case((v.op == "create", cast(v.snapshot, Text))).label("created_json"),
         v.id.label("vid"),
     ).join(t.change, c.id == v.change_id)
 
@@ -116,7 +120,7 @@ def timeline(
     if offset:
         query = query.offset(offset)
     rows = conn.execute(query).tuples().all()
-    return [TimelineEntry._make(row[:12]) for row in rows]
+    return [TimelineEntry._make(row[:13]) for row in rows]
 
 
 def _has_history(conn: Connection, kind: str, entity_id: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, cast, func, select
 
 from adapter.domain.errors import NotFound
+from adapter.domain.history import stored_diff
 from adapter.store import tables as t
 
 v = t.entity_version.c
@@ -91,5 +92,5 @@ def version_detail(conn: Connection, kind: str, entity_id: str, version: int) ->
             "operation": row.operation,
         },
         "snapshot": row.snapshot,
-        "diff": json.loads(row.diff_json) if row.diff_json else {},
+        "diff": stored_diff(row.op, json.loads(row.diff_json), row.snapshot),
     }

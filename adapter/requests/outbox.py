@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from adapter.domain.history import stored_diff
 from adapter.store import tables as t
 
 # Customer fields CIL CustomerData carries (on every node of the customer), and the account
@@ -69,7 +70,9 @@ def read_written(conn: Connection, change_id: int) -> list[Written]:
             version=row.version,
             op=row.op,
             snapshot=row.snapshot,
-            fields=frozenset(path.split(".")[0] for path in row.diff),
+            fields=frozenset(
+                path.split(".")[0] for path in stored_diff(row.op, row.diff, row.snapshot)
+            ),
             customer_id=row.customer_id,
         )
         for row in rows

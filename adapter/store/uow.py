@@ -689,8 +689,8 @@ class UnitOfWork:
         the tables a load writes have no triggers but the foreign keys' (and the change log's
         guard against edits, which a load never makes): skipping triggers must not skip any
         other work. Triggers enabled ALWAYS (the name words of revision 0009) run in any
-        role, so they do not count. (A unit with staged writes never skips them: those rows are not checked
-        here.)"""
+        role, so they do not count. (A unit with staged writes never skips them: those rows
+        are not checked here.)"""
         row = self.connection.execute(_TRIGGERS, {"names": _LOADED_TABLES}).one()
         return bool(row.superuser) and set(row.triggers or ()) <= _KNOWN_TRIGGERS
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapter.domain.history import diff, get_path, with_path
+from adapter.domain.history import diff, get_path, stored_diff, with_path
 from adapter.domain.patch import merge_patch
 
 SNAPSHOT: dict[str, Any] = {
@@ -248,3 +248,19 @@ def test_merge_patch_with_empty_patch_returns_an_equal_copy() -> None:
 @given(JSON_OBJECTS)
 def test_merge_patch_of_a_snapshot_with_itself_changes_nothing(snapshot: dict[str, Any]) -> None:
     assert merge_patch(snapshot, snapshot) == snapshot
+
+
+def test_a_creation_stored_without_its_diff_reads_as_every_field_it_sets() -> None:
+    snapshot = {"id": "a1", "name": "Main", "parent_id": None}
+    assert stored_diff("create", {}, snapshot) == {
+        "id": {"old": None, "new": "a1"},
+        "name": {"old": None, "new": "Main"},
+    }
+
+
+def test_a_stored_diff_is_read_as_stored() -> None:
+    """An update's diff, and a creation written when its diff was still stored."""
+    update = {"name": {"old": "Main", "new": "Head office"}}
+    assert stored_diff("update", update, {"name": "Head office"}) == update
+    old_style = {"name": {"old": None, "new": "Main"}}
+    assert stored_diff("create", old_style, {"name": "Main", "id": "a1"}) == old_style
