@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import typing
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -66,6 +65,7 @@ PARALLEL_FROM = 1000  # customers; below, starting a second process costs more t
 # cumulative weights draws exactly what it draws with the weights.
 USAGE_TYPES = list(UsageType)
 USAGE_CUM_WEIGHTS = [40, 65, 67, 92, 95, 96, 99, 100]
+ROAMING_USAGE = frozenset(k for k in UsageType if k.value.startswith("roaming"))
 DEEP_EVERY = 40  # the 1st, 41st, 81st… organisation gets a hierarchy deeper than 50 levels
 
 
@@ -152,7 +152,11 @@ class Generator:
         self.account_serial = 0
         self.organisations = 0
         self.ids = 0
-        self.id_epoch_ms = int(datetime.combine(as_of, time(), UTC).timestamp() * 1000)
+        self.midnight = datetime.combine(as_of, time(), UTC)  # of the as-of day
+        self.id_epoch_ms = int(self.midnight.timestamp() * 1000)
+        # One charge object for every free listing line (nine in ten): validating a new one for
+        # each was a tenth of a line's cost, and listing lines are never changed.
+        self.no_charge = Money(amount=Decimal(0), currency="EUR")
 
     def _id(self) -> str:
         """A time-ordered id laid out as a UUIDv7 (RFC 9562), as ``new_id`` makes them, but
@@ -168,12 +172,13 @@ class Generator:
         clock = self.id_epoch_ms + self.ids // 4096
         random_bits = self.rng.getrandbits(128) & (1 << 62) - 1
         value = clock << 80 | 0x7 << 76 | (self.ids % 4096) << 64 | 0b10 << 62 | random_bits
-        return str(uuid.UUID(int=value))
+        # What str(uuid.UUID(int=value)) gives, without building a UUID (a fifth of the time).
+        digits = f"{value:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def _instant(self, days_back: int) -> datetime:
-        day = self.as_of - timedelta(days=days_back)
         seconds = self.rng.randrange(8 * 3600, 22 * 3600)
-        return datetime.combine(day, time(), UTC) + timedelta(seconds=seconds)
+        return self.midnight + timedelta(days=-days_back, seconds=seconds)
 
     def customer(self, index: int) -> _Bundle:
         locale = self.rng.choice(list(LOCALES))
@@ -537,10 +542,11 @@ class Generator:
             start = self._instant(self.rng.randrange(0, days))
             voice = kind in (UsageType.VOICE, UsageType.ROAMING_VOICE, UsageType.PREMIUM)
             data = kind in (UsageType.DATA, UsageType.ROAMING_DATA)
+            roaming = kind in ROAMING_USAGE
             charge = (
-                Decimal(self.rng.randrange(0, 250)) / 100
-                if kind.value.startswith(("roaming", "premium"))
-                else Decimal(0)
+                Money(amount=Decimal(self.rng.randrange(0, 250)) / 100, currency="EUR")
+                if roaming or kind is UsageType.PREMIUM
+                else self.no_charge
             )
             records.append(
                 UsageRecord(
@@ -551,10 +557,8 @@ class Generator:
                     other_party=None if data else f"+49{self.rng.randrange(10**9, 10**10)}",
                     duration_seconds=self.rng.randrange(5, 1800) if voice else None,
                     volume_bytes=self.rng.randrange(10**4, 5 * 10**8) if data else None,
-                    charge=Money(amount=charge, currency="EUR"),
-                    roaming_country=self.rng.choice(["FR", "AT", "IT", "ES"])
-                    if kind.value.startswith("roaming")
-                    else None,
+                    charge=charge,
+                    roaming_country=self.rng.choice(["FR", "AT", "IT", "ES"]) if roaming else None,
                 )
             )
         return records
