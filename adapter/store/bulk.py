@@ -3,7 +3,7 @@
 
 :func:`prepare` turns freshly constructed entities into :class:`PreparedEntity` records: the
 snapshot taken and encoded once (canonical JSON, the same bytes the current row, the version
-row and the change's hash use), the creation diff, the derived columns, the search-key rows,
+row and the change's hash use), the derived columns, the search-key rows,
 the scope and owner, and its current row and version row as ``COPY`` text. It needs no
 database, so a loader runs it in its generator process, beside the process that writes.
 :meth:`UnitOfWork.add_prepared` registers the records and :meth:`UnitOfWork.commit` writes
@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from adapter.domain import Entity
-from adapter.domain.history import diff
 from adapter.domain.model import Scope
 from adapter.store import jsontext
 from adapter.store.entities import MAPPINGS
@@ -90,7 +89,6 @@ class PreparedEntity(NamedTuple):
     kind: str
     id: str
     snapshot: bytes  # canonical JSON
-    diff: bytes  # canonical JSON of the creation diff (b"" for usage lines, which have none)
     columns: dict[str, Any]  # the derived columns, in the mapping's order
     children: tuple[tuple[str, tuple[dict[str, Any], ...]], ...]  # search-key rows per table
     scope_ids: tuple[str | None, str | None, str | None, str | None]
@@ -151,7 +149,6 @@ def prepare(entities: Iterable[Entity]) -> list[PreparedEntity]:
         scope = entity.scope()
         scope_ids = (scope.customer_id, scope.account_id, scope.contract_id, scope.subscriber_id)
         encoded = jsontext.encode(snapshot)
-        created = jsontext.encode(diff(None, snapshot)) if mapping.versioned else b""
         key = copy_value(entity.id)
         document = copy_json(encoded)
         found.append(
@@ -159,7 +156,6 @@ def prepare(entities: Iterable[Entity]) -> list[PreparedEntity]:
                 entity.kind,
                 entity.id,
                 encoded,
-                created,
                 columns,
                 children,
                 scope_ids,
@@ -171,7 +167,7 @@ def prepare(entities: Iterable[Entity]) -> list[PreparedEntity]:
                         key,
                         b"1\tcreate",
                         document,
-                        copy_json(created),
+                        CREATION_DIFF,
                         copy_fields(scope_ids),
                     ]
                 )
@@ -181,6 +177,10 @@ def prepare(entities: Iterable[Entity]) -> list[PreparedEntity]:
         )
     return found
 
+
+# A creation's version row stores no diff: its snapshot is the whole change
+# (``adapter.domain.history.stored_diff`` derives it for readers).
+CREATION_DIFF = b"{}"
 
 # COPY column lists; the commit appends the fields it knows at the end of each line.
 ROW_COLUMNS = ("id", "version", "data")

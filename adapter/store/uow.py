@@ -55,6 +55,7 @@ from adapter.store import jsontext
 from adapter.store import tables as t
 from adapter.store.audit import change_hash, usage_digest
 from adapter.store.bulk import (
+    CREATION_DIFF,
     ROW_COLUMNS,
     ROW_TAIL,
     VERSION_COLUMNS,
@@ -615,7 +616,7 @@ class UnitOfWork:
                 "op": "create",
                 "valid_from": at,
                 "snapshot": orjson.Fragment(r.snapshot),
-                "diff": orjson.Fragment(r.diff),
+                "diff": orjson.Fragment(CREATION_DIFF),
                 "customer_id": r.scope_ids[0],
                 "account_id": r.scope_ids[1],
                 "contract_id": r.scope_ids[2],
@@ -831,7 +832,7 @@ class UnitOfWork:
                         "valid_from": at,
                         "valid_to": None,
                         "snapshot": orjson.loads(r.snapshot),
-                        "diff": orjson.loads(r.diff),
+                        "diff": {},
                         "customer_id": r.scope_ids[0],
                         "account_id": r.scope_ids[1],
                         "contract_id": r.scope_ids[2],
@@ -1277,7 +1278,8 @@ class UnitOfWork:
             "valid_from": at,
             "valid_to": None,
             "snapshot": write.after,
-            "diff": write.diff,
+            # A creation stores no diff: its snapshot says it all (``stored_diff``).
+            "diff": {} if write.op == "create" else write.diff,
             "customer_id": scope.customer_id,
             "account_id": scope.account_id,
             "contract_id": scope.contract_id,
