@@ -237,3 +237,30 @@ def test_diff_between_two_versions(engine: Engine, actor: MakeActor, tree: Tree)
 def test_diff_with_a_missing_version_names_it(engine: Engine, tree: Tree) -> None:
     with read_connection(engine) as conn, pytest.raises(ValidationFailed, match="no version 9"):
         history.diff_versions(conn, "customer", tree.customer.id, 1, 9)
+
+
+def test_a_creation_is_stored_without_a_diff_and_read_with_one(engine: Engine, tree: Tree) -> None:
+    """The version row of a creation keeps only its snapshot; timelines and version details
+    show the diff it implies (every field set, from nothing)."""
+    from sqlalchemy import select
+
+    from adapter.domain.history import diff
+    from adapter.queries.timeline import version_detail
+    from adapter.store import tables as t
+
+    v = t.entity_version.c
+    with read_connection(engine) as conn:
+        stored = conn.execute(
+            select(v.diff, v.snapshot).where(
+                v.entity_type == "customer", v.entity_id == tree.customer.id, v.version == 1
+            )
+        ).one()
+        created = [
+            e
+            for e in history.timeline(conn, "customer", tree.customer.id)
+            if e.entity_type == "customer" and e.version == 1
+        ]
+        detail = version_detail(conn, "customer", tree.customer.id, 1)
+    assert stored.diff == {}
+    assert created[0].diff == diff(None, stored.snapshot) != {}
+    assert detail["diff"] == created[0].diff
