@@ -30,6 +30,16 @@ def needs_reference_check(op: str, changed_paths: Iterable[str]) -> bool:
     return op == "create" or any(p.split(".")[0] in _REFERENCE_FIELDS for p in changed_paths)
 
 
+# What an entity concerns as a tuple: customer, account, contract and subscriber id.
+ScopeIds = tuple[str | None, str | None, str | None, str | None]
+
+
+def _ids(scope: Scope | None) -> ScopeIds | None:
+    if scope is None:
+        return None
+    return (scope.customer_id, scope.account_id, scope.contract_id, scope.subscriber_id)
+
+
 def check_references(
     conn: Connection,
     entities: Iterable[Entity],
@@ -37,30 +47,42 @@ def check_references(
 ) -> None:
     """Each entity's owner exists and its customer, account, contract and subscriber are the
     owner's. ``tracked_scope`` answers for owners written in the same unit of work."""
+    check_scope_ids(
+        conn,
+        ((e.kind, e.id, e.owner(), _ids(e.scope())) for e in entities),
+        lambda kind, entity_id: _ids(tracked_scope(kind, entity_id)),
+    )
+
+
+def check_scope_ids(
+    conn: Connection,
+    entities: Iterable[tuple[str, str, tuple[str, str, str] | None, ScopeIds | None]],
+    tracked_scope: Callable[[str, str], ScopeIds | None],
+) -> None:
+    """:func:`check_references` on (kind, id, owner, scope ids) of each entity: what the bulk
+    path has at hand, without building entities or scopes (tens of thousands per load)."""
     violations: list[Violation] = []
-    stored: dict[tuple[str, str], Scope | None] = {}  # one query per stored owner, not per entity
-    for entity in entities:
-        owner = entity.owner()
-        if owner is None:
+    stored: dict[tuple[str, str], ScopeIds | None] = {}  # one query per stored owner
+    for entity_kind, entity_id, owner, mine in entities:
+        if owner is None or mine is None:
             continue
         kind, owner_id, field = owner
         scope = tracked_scope(kind, owner_id)
         if scope is None:
             if (kind, owner_id) not in stored:
-                stored[(kind, owner_id)] = _stored_scope(conn, kind, owner_id)
+                stored[(kind, owner_id)] = _ids(_stored_scope(conn, kind, owner_id))
             scope = stored[(kind, owner_id)]
         if scope is None:
             violations.append(Violation(field, "exists", f"there is no {kind} {owner_id!r}"))
             continue
-        mine = entity.scope()
-        for name in _FIELDS:
-            theirs = getattr(scope, name)
-            if theirs is not None and getattr(mine, name) != theirs:
+        for position, name in enumerate(_FIELDS):
+            theirs = scope[position]
+            if theirs is not None and mine[position] != theirs:
                 violations.append(
                     Violation(
                         name,
                         "consistent",
-                        f"{entity.kind} {entity.id} says {name} {getattr(mine, name)!r} but its "
+                        f"{entity_kind} {entity_id} says {name} {mine[position]!r} but its "
                         f"{kind} {owner_id} has {theirs!r}",
                     )
                 )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
@@ -68,6 +68,7 @@ from adapter.store.integrity import (
     check_hierarchy,
     check_moves_acyclic,
     check_references,
+    check_scope_ids,
     moved_owners,
     needs_reference_check,
 )
@@ -155,6 +156,7 @@ _REFERENCED: dict[str, set[str]] = {
     for keys in _REFERENCES.values()
     for _, target, _ in keys
 }
+_TABLE_OF_KIND = {kind: mapping.table.name for kind, mapping in MAPPINGS.items()}
 _TRIGGERS = text(
     "SELECT current_setting('is_superuser') = 'on' AS superuser, "
     "array(SELECT c.relname || '.' || g.tgname FROM pg_trigger g "
@@ -677,13 +679,12 @@ class UnitOfWork:
         self._check_unique_values(candidates)
         self._check_prepared_required(versioned)
         check_hierarchy(self.connection, accounts, [])
-        here = {(r.kind, r.id): r for r in self._prepared}
-
-        def scope_here(kind: str, entity_id: str) -> Scope | None:
-            found = here.get((kind, entity_id))
-            return None if found is None else found.scope()
-
-        check_references(self.connection, cast(list[Entity], [*versioned, *appended]), scope_here)
+        here = {(r.kind, r.id): r.scope_ids for r in self._prepared}
+        check_scope_ids(
+            self.connection,
+            ((r.kind, r.id, r.owner_ref, r.scope_ids) for r in [*versioned, *appended]),
+            lambda kind, entity_id: here.get((kind, entity_id)),
+        )
 
     def _may_skip_foreign_key_triggers(self) -> bool:
         """On PostgreSQL, as a superuser (``session_replication_role`` needs it), and only if
@@ -700,25 +701,33 @@ class UnitOfWork:
         writes with their triggers off: every referenced value is written in this unit or
         stored (and held with ``FOR KEY SHARE``, as the key's check would, so that it cannot
         be deleted before this unit commits)."""
-        written: dict[tuple[str, str], set[Any]] = {}
-        wanted: dict[tuple[Table, str], set[Any]] = {}
-        rows: list[tuple[Table, Mapping[str, Any]]] = []
+        # Rows grouped by table, as (id, columns): an entity's id is not among its columns.
+        groups: dict[str, list[tuple[Any, Mapping[str, Any]]]] = {}
         for r in self._prepared:
-            table = MAPPINGS[r.kind].table
-            rows.append((table, {"id": r.id, **r.columns}))
+            groups.setdefault(_TABLE_OF_KIND[r.kind], []).append((r.id, r.columns))
             for name, children in r.children:
-                rows.extend((t.metadata.tables[name], child) for child in children)
-        # Only the columns some key points at are remembered (a set per column of every row
-        # cost the writing process 0.7 ms per seeded customer).
-        for table, values in rows:
-            for column in _REFERENCED.get(table.name, ()):
-                written.setdefault((table.name, column), set()).add(values.get(column))
-        for table, values in rows:
-            for parent_column, target_table, target_column in _REFERENCES.get(table.name, ()):
-                value = values.get(parent_column)
-                if value is None or value in written.get((target_table.name, target_column), ()):
-                    continue
-                wanted.setdefault((target_table, target_column), set()).add(value)
+                groups.setdefault(name, []).extend((child.get("id"), child) for child in children)
+
+        def values(group: list[tuple[Any, Mapping[str, Any]]], column: str) -> set[Any]:
+            if column == "id":
+                return {id_ for id_, _ in group}
+            return {columns.get(column) for _, columns in group}
+
+        # Only the columns some key points at are collected, a set per table and column
+        # rather than per row (per-row bookkeeping cost the writing process 0.5 ms or more
+        # per seeded customer).
+        written = {
+            (name, column): values(group, column)
+            for name, group in groups.items()
+            for column in _REFERENCED.get(name, ())
+        }
+        wanted: dict[tuple[Table, str], set[Any]] = {}
+        for name, group in groups.items():
+            for parent_column, target_table, target_column in _REFERENCES.get(name, ()):
+                needed = values(group, parent_column) - {None}
+                needed -= written.get((target_table.name, target_column), set())
+                if needed:
+                    wanted.setdefault((target_table, target_column), set()).update(needed)
         for (table, column), found in wanted.items():
             missing = set(found)
             items = sorted(found)

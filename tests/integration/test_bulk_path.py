@@ -191,3 +191,20 @@ def test_a_bulk_load_with_key_triggers_off_still_lists_the_name_words(pg_engine:
             .all()
         )
     assert words == ["ada", "back", "slash", "tab"]
+
+
+def test_a_contract_whose_customer_is_not_its_accounts_is_refused_on_the_bulk_path(
+    engine: Engine,
+) -> None:
+    """The owner's scope must agree with the entity's: a contract of C1's account that says it
+    belongs to C2 names the field and both values, and nothing is written."""
+    first, second = person("C1"), person("C2")
+    account = Account(customer_id=first.id, number="A1", name="main", payment_responsible=True)
+    stray = Contract(customer_id=second.id, account_id=account.id, number="K1", rate_plan="RP_S")
+    with pytest.raises(ValidationFailed) as caught:
+        commit_prepared(engine, "r1", first, second, account, stray)
+    (violation,) = caught.value.violations
+    assert (violation.field, violation.rule) == ("customer_id", "consistent")
+    assert second.id in violation.message and first.id in violation.message
+    with engine.connect() as conn:
+        assert conn.execute(select(t.change.c.id)).first() is None
