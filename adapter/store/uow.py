@@ -60,6 +60,7 @@ from adapter.store.bulk import (
     ROW_TAIL,
     VERSION_COLUMNS,
     PreparedEntity,
+    copy_fields,
     copy_value,
 )
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
@@ -819,8 +820,20 @@ class UnitOfWork:
                 for name, rows in r.children:
                     children.setdefault(name, []).extend(rows)
             for name, child_rows in children.items():
-                if child_rows:
-                    self._insert_many(t.metadata.tables[name], child_rows)
+                if not child_rows:
+                    continue
+                child_table = t.metadata.tables[name]
+                if self.connection.dialect.name != "postgresql":
+                    self._insert_many(child_table, child_rows)
+                    continue
+                # COPY however few: a batch's few hundred search-key rows per table went as
+                # INSERTs (under COPY_ROWS), a quarter of the writer's statements' cost.
+                columns = [c.name for c in child_table.columns if c.name in child_rows[0]]
+                self._copy(
+                    child_table,
+                    columns,
+                    [copy_fields([row[c] for c in columns]) + b"\n" for row in child_rows],
+                )
         lines: dict[str, list[PreparedEntity]] = {}
         for r in appended:
             lines.setdefault(r.kind, []).append(r)
