@@ -50,7 +50,7 @@ from adapter.domain.model import (
     UsageType,
 )
 from adapter.store.bulk import PreparedEntity, few_collections, pack, prepare, unpack
-from adapter.store.database import analyze
+from adapter.store.database import after_load, analyze
 from adapter.store.uow import DuplicateRequest, UnitOfWork, utcnow
 
 LOCALES = {"de_DE": "DE", "fr_FR": "FR", "pl_PL": "PL", "es_ES": "ES", "it_IT": "IT"}
@@ -670,7 +670,7 @@ def seed(
                     progress(len(made.tallies))
     finally:
         batches.close()
-    analyze(engine)
+    after_load(engine)
     report.seconds = clock_time.perf_counter() - started
     return report
 

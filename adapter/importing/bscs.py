@@ -65,7 +65,7 @@ from adapter.mapping import Mappings, load_mappings
 from adapter.procinfo import peak_rss_kib
 from adapter.queries.customers import attribute_definitions
 from adapter.store import tables as t
-from adapter.store.database import analyze
+from adapter.store.database import after_load, analyze
 from adapter.store.reading import read_connection
 from adapter.store.uow import DuplicateRequest, UnitOfWork
 
@@ -289,7 +289,7 @@ class _Run:
             finally:
                 read.close()
         if self.report.imported:
-            analyze(self.engine)
+            after_load(self.engine)
         self._finish_report()
         log.info(
             "import.finished",
