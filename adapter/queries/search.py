@@ -522,8 +522,8 @@ def _fuzzy_word_page(
                 similarity >= threshold,
                 exists().where(cw.word == w.word),  # a word nobody's name has any more
             )
-        )
-        return {word: score for word, score in rows.tuples()}
+        ).all()
+        return {word: score for word, score in rows}
 
     close = words_at(FUZZY_CLOSE)
     if not conditions:

@@ -159,13 +159,23 @@ def test_same_seed_and_clock_make_the_same_chain(
     assert heads[0] == heads[1] and heads[0][0] == 1 + 3
 
 
-def test_a_finished_seed_leaves_the_name_words_readable_by_index_only(pg_engine: Engine) -> None:
-    """On PostgreSQL the seed ends with a vacuum of ``customer_name_word`` (revision 0009):
-    every page is marked all-visible, so a fuzzy search counts its entries without visiting
-    the table."""
+def test_a_finished_seed_leaves_the_search_indexes_ready(pg_engine: Engine) -> None:
+    """On PostgreSQL the seed ends with the trigram indexes' pending lists merged (nothing left
+    for a search to read through) and ``customer_name_word`` vacuumed (revision 0009): every
+    page all-visible, so a fuzzy search counts its entries without visiting the table. The
+    vocabulary's own trigram index keeps no pending list at all."""
     seed(pg_engine, 60, 5, as_of=DAY, batch=30)
     with pg_engine.connect() as conn:
         pages, visible = conn.exec_driver_sql(
             "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'customer_name_word'"
         ).one()
+        left = [
+            conn.exec_driver_sql(f"SELECT gin_clean_pending_list('{index}')").scalar_one()
+            for index in ("ix_customer_name_key_trgm", "ix_customer_address_line_key_trgm")
+        ]
+        options = conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'ix_name_word_trgm'"
+        ).scalar_one()
     assert pages > 0 and visible == pages
+    assert left == [0, 0]
+    assert options == ["fastupdate=off"]
