@@ -302,22 +302,30 @@ def test_fuzzy_name_follows_renames_and_removals(
     assert_name_index_in_step(engine)
 
 
-def test_upgrading_to_0002_indexes_the_names_already_stored(
-    sqlite_engine: Engine, actor: MakeActor
-) -> None:
-    """Customers written before the FTS5 table existed are found once it does."""
+def upgrade_after_storing_a_name(engine: Engine, actor: MakeActor, revision: str) -> None:
+    """Down to ``revision``, Eda Müller stored, then up to the head again; she is found by a
+    typo and the name index is in step."""
     from alembic import command
 
     from adapter.store.database import alembic_config, upgrade
 
-    command.downgrade(alembic_config(sqlite_engine), "0001")
+    command.downgrade(alembic_config(engine), revision)
     early = f.customer(customer_number="C-EARLY", party=person("Eda", "Müller", date(1999, 9, 9)))
-    with UnitOfWork(sqlite_engine, actor()) as uow:
+    with UnitOfWork(engine, actor()) as uow:
         uow.add(early)
         uow.commit("setup")
-    upgrade(sqlite_engine)
-    assert numbers(sqlite_engine, fuzzy_name="Mueler") == ["C-EARLY"]
-    assert_name_index_in_step(sqlite_engine)
+    if engine.dialect.name == "postgresql":
+        assert NAME_WORD_TABLE not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert numbers(engine, fuzzy_name="Mueler") == ["C-EARLY"]
+    assert_name_index_in_step(engine)
+
+
+def test_upgrading_to_0002_indexes_the_names_already_stored(
+    sqlite_engine: Engine, actor: MakeActor
+) -> None:
+    """Customers written before the FTS5 table existed are found once it does."""
+    upgrade_after_storing_a_name(sqlite_engine, actor, "0001")
 
 
 def assert_name_index_in_step(engine: Engine) -> None:
@@ -407,21 +415,9 @@ def test_fuzzy_name_ranks_a_name_by_its_closest_word(engine: Engine) -> None:
 def test_upgrading_to_0009_lists_the_words_of_names_already_stored(
     pg_engine: Engine, actor: MakeActor
 ) -> None:
-    """On PostgreSQL, customers written before the vocabulary of name words existed are found
-    by a one-word fuzzy search once it does; downgrading removes its tables and triggers."""
-    from alembic import command
-
-    from adapter.store.database import alembic_config, upgrade
-
-    command.downgrade(alembic_config(pg_engine), "0008")
-    assert NAME_WORD_TABLE not in inspect(pg_engine).get_table_names()
-    early = f.customer(customer_number="C-EARLY", party=person("Eda", "Müller", date(1999, 9, 9)))
-    with UnitOfWork(pg_engine, actor()) as uow:
-        uow.add(early)
-        uow.commit("setup")
-    upgrade(pg_engine)
-    assert numbers(pg_engine, fuzzy_name="Mueler") == ["C-EARLY"]
-    assert_name_index_in_step(pg_engine)
+    """On PostgreSQL, customers written before the vocabulary of name words existed (its
+    tables gone on the way down) are found by a one-word fuzzy search once it does."""
+    upgrade_after_storing_a_name(pg_engine, actor, "0008")
 
 
 def test_fuzzy_name_of_a_short_name_is_kept_in_step(engine: Engine, actor: MakeActor) -> None:
