@@ -278,6 +278,26 @@ def test_fuzzy_name_falls_back_to_loose_matches_when_none_is_close(
     assert {i["similarity"] for i in page.items} == {0.4} and page.total == 2
 
 
+def test_fuzzy_name_is_close_or_loose_among_the_customers_the_other_criteria_allow(
+    engine: Engine, world: World, actor: MakeActor
+) -> None:
+    """A close Mueller in Hamburg does not hide the loose Müllers of Berlin from a search
+    limited to Berlin: closeness is decided among the customers that match the rest."""
+    with UnitOfWork(engine, actor("agent.add")) as uow:
+        uow.add(
+            f.customer(
+                customer_number="C-JAN",
+                party=person("Jan", "Mueller", date(1990, 1, 1)),
+                addresses=[address("Hafenstraße 2", "20457", "Hamburg")],
+            )
+        )
+        uow.commit("customer.create")
+    assert numbers(engine, fuzzy_name="Mueler") == ["C-JAN"]
+    page = find(engine, SearchCriteria(fuzzy_name="Mueler", city="berlin"))
+    assert [i["customer_number"] for i in page.items] == ["C-ANA", "C-BERND"]
+    assert {i["similarity"] for i in page.items} == {0.4} and page.total == 2
+
+
 def test_fuzzy_name_finds_nothing_far_away(engine: Engine, world: World) -> None:
     assert find(engine, SearchCriteria(fuzzy_name="Zyxwvu")).total == 0
 
