@@ -60,7 +60,6 @@ from adapter.store.bulk import (
     ROW_TAIL,
     VERSION_COLUMNS,
     PreparedEntity,
-    copy_fields,
     copy_value,
 )
 from adapter.store.entities import MAPPINGS, EntityMapping, UniqueKey, mapping_for
@@ -825,18 +824,9 @@ class UnitOfWork:
             for name, child_rows in children.items():
                 if not child_rows:
                     continue
-                child_table = t.metadata.tables[name]
-                if self.connection.dialect.name != "postgresql":
-                    self._insert_many(child_table, child_rows)
-                    continue
                 # COPY however few: a batch's few hundred search-key rows per table went as
                 # INSERTs (under COPY_ROWS), a quarter of the writer's statements' cost.
-                columns = [c.name for c in child_table.columns if c.name in child_rows[0]]
-                self._copy(
-                    child_table,
-                    columns,
-                    [copy_fields([row[c] for c in columns]) + b"\n" for row in child_rows],
-                )
+                self._insert_many(t.metadata.tables[name], child_rows, copy_from=1)
         lines: dict[str, list[PreparedEntity]] = {}
         for r in appended:
             lines.setdefault(r.kind, []).append(r)
@@ -1020,11 +1010,14 @@ class UnitOfWork:
                 if rows:
                     self._insert_many(child, rows)
 
-    def _insert_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows; many of them on PostgreSQL go through COPY, an order of magnitude
-        cheaper per row than INSERT (a seed or import unit writes hundreds of thousands)."""
+    def _insert_many(
+        self, table: Table, rows: list[dict[str, Any]], copy_from: int = COPY_ROWS
+    ) -> None:
+        """Insert rows; ``copy_from`` or more of them on PostgreSQL go through COPY, an order
+        of magnitude cheaper per row than INSERT (a seed or import unit writes hundreds of
+        thousands)."""
         conn = self.connection
-        if conn.dialect.name != "postgresql" or len(rows) < COPY_ROWS:
+        if conn.dialect.name != "postgresql" or len(rows) < copy_from:
             conn.execute(insert(table), rows)
             return
         columns = [c.name for c in table.columns if c.name in rows[0]]
