@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,11 @@ from adapter.store.database import make_engine, upgrade
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
 BROKER_URL = os.environ.get("CRM_TEST_BROKER_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property tests check behaviour; time is the benchmarks' business (bench/). Hypothesis' default
+# 200 ms deadline per example fails them on a loaded 2-core machine for no fault of the code.
+settings.register_profile("crm", deadline=None)
+settings.load_profile("crm")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
