@@ -89,8 +89,6 @@ from adapter.domain.identifiers import identifier_key, search_text
 from adapter.domain.model import (
     ContactMediumType,
     IdentificationType,
-    Individual,
-    Organization,
     SubscriberStatus,
 )
 from adapter.store import tables as t
@@ -110,7 +108,12 @@ NAME_FTS_TABLE = "customer_name_fts"
 # PostgreSQL's vocabulary of name words and the customers of each word (migration 0009).
 NAME_WORD_TABLE = "name_word"
 CUSTOMER_NAME_WORD_TABLE = "customer_name_word"
-DIALECT_ONLY_INDEXES = ("ix_customer_name_key_trgm", "ix_customer_address_line_key_trgm")
+# PostgreSQL's covering index of a search's list items (migration 0010).
+DIALECT_ONLY_INDEXES = (
+    "ix_customer_name_key_trgm",
+    "ix_customer_address_line_key_trgm",
+    "ix_customer_item",
+)
 DIALECT_ONLY_TABLES = (NAME_FTS_TABLE, NAME_WORD_TABLE, CUSTOMER_NAME_WORD_TABLE)
 
 IDENTIFICATION_TYPES = (
@@ -217,7 +220,8 @@ def search(
         raise ValidationFailed(violations)
     conditions = _conditions(keys)
     if keys.fuzzy_name is None:
-        return _ordered_page(conn, conditions, limit, offset)
+        identifying = any(getattr(keys, key) is not None for key in _IDENTIFYING_KEYS)
+        return _ordered_page(conn, conditions, limit, offset, identifying)
     if conn.dialect.name == "postgresql":
         return _fuzzy_page_postgresql(conn, keys.fuzzy_name, conditions, limit, offset)
     return _fuzzy_page_sqlite(conn, keys.fuzzy_name, conditions, limit, offset)
@@ -396,7 +400,8 @@ def _conditions(keys: SearchKeys) -> list[ColumnElement[bool]]:
     return found
 
 
-_PARTY = t.customer.c.data["party"]
+# A list item's columns: all in ``ix_customer_item`` on PostgreSQL (revision 0010), which
+# serves a page of ids by index only; none of them is the customer's document.
 _ITEM_COLUMNS = (
     t.customer.c.id,
     t.customer.c.customer_number,
@@ -404,17 +409,26 @@ _ITEM_COLUMNS = (
     t.customer.c.birth_date,
     t.customer.c.status,
     t.customer.c.segment,
-    _PARTY.label("party"),
+    t.customer.c.display_name,
+)
+# Keys that each find a customer or a handful (an identifier, a number, an e-mail address):
+# with one of them, the page and the number of matches come from one statement.
+_IDENTIFYING_KEYS = (
+    "email",
+    *(kind.value for kind in IDENTIFICATION_TYPES),
+    "msisdn",
+    "imsi",
+    "iccid",
+    "contract_number",
+    "customer_number",
 )
 
 
 def _item(row: Any, similarity: float | None = None) -> dict[str, Any]:
-    party: dict[str, Any] = row.party
-    model = Individual if party.get("kind") == "individual" else Organization
     item = {
         "id": row.id,
         "customer_number": row.customer_number,
-        "name": model.model_construct(**party).display_name,
+        "name": row.display_name,
         "party_kind": row.party_kind,
         "birth_date": row.birth_date,
         "status": row.status,
@@ -426,12 +440,29 @@ def _item(row: Any, similarity: float | None = None) -> dict[str, Any]:
 
 
 def _ordered_page(
-    conn: Connection, conditions: list[ColumnElement[bool]], limit: int, offset: int
+    conn: Connection,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+    identifying: bool = False,
 ) -> SearchPage:
+    """By name then id. With an identifying key the matches are few: one statement gives the
+    page and, on every row, their number (a window count). Otherwise (a name prefix, a city:
+    maybe a hundred thousand matches) the count and the page are two statements, the page
+    read in order from the name's index and stopped at its end rather than counted through."""
     c = t.customer.c
+    if identifying:
+        rows: Sequence[Row[Any]] = conn.execute(
+            select(*_ITEM_COLUMNS, func.count().over().label("total"))
+            .where(*conditions)
+            .order_by(c.name_key, c.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return _window_page(conn, rows, conditions, limit, offset, scored=False)
     total = conn.execute(select(func.count()).select_from(t.customer).where(*conditions))
     counted = int(total.scalar_one())
-    rows: Sequence[Row[Any]] = []
+    rows = []
     if counted > offset:
         rows = conn.execute(
             select(*_ITEM_COLUMNS)
@@ -485,8 +516,10 @@ def _window_page(
     matching: list[ColumnElement[bool]],
     limit: int,
     offset: int,
+    scored: bool = True,
 ) -> SearchPage:
-    """A page whose rows carry the number of all matches (``total``, a window count)."""
+    """A page whose rows carry the number of all matches (``total``, a window count) and,
+    when ``scored``, their similarity."""
     if rows:
         counted = int(rows[0].total)
     elif offset == 0:
@@ -494,7 +527,8 @@ def _window_page(
     else:  # a page past the end: count on its own
         total = conn.execute(select(func.count()).select_from(t.customer).where(*matching))
         counted = int(total.scalar_one())
-    return SearchPage(counted, [_item(row, row.similarity) for row in rows], limit, offset)
+    items = [_item(row, row.similarity if scored else None) for row in rows]
+    return SearchPage(counted, items, limit, offset)
 
 
 _NAME_WORDS = table(NAME_WORD_TABLE, column("word", Text))

@@ -66,6 +66,7 @@ def _customer_columns(c: Customer) -> dict[str, Any]:
         "status": c.status.value,
         "segment": c.segment,
         "name_key": search_text(c.display_name)[:254],
+        "display_name": c.display_name,
         "birth_date": birth,
     }
 

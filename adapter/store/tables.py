@@ -93,6 +93,8 @@ customer = _entity(
     Column("segment", String(32), nullable=False),
     Column("name_key", String(KEY), nullable=False, index=True),
     Column("birth_date", Date, index=True),
+    # Derived from the party, for lists (revision 0010). 602: three name parts of at most 200.
+    Column("display_name", String(602), nullable=False, server_default=""),
 )
 
 customer_identification = Table(

@@ -43,7 +43,7 @@ def test_schema_comparison_skips_only_the_dialect_search_objects() -> None:
 
 
 def test_store_is_at_the_head_revision(engine: Engine) -> None:
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
 
 
 def test_every_search_key_has_an_index(engine: Engine) -> None:
@@ -68,7 +68,7 @@ def test_every_search_key_has_an_index(engine: Engine) -> None:
 
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
 
 
 def test_downgrade_removes_everything_and_upgrade_restores_it(sqlite_engine: Engine) -> None:
