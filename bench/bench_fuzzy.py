@@ -49,7 +49,7 @@ RNG = random.Random(7)
 COPY_CHUNK = 100_000
 COLUMNS = (
     "id, version, customer_number, party_kind, status, segment, name_key, birth_date,"
-    " updated_at, data"
+    " display_name, updated_at, data"
 )
 
 
@@ -100,6 +100,7 @@ def rows(count: int) -> Any:
             "residential",
             search_text(name),
             born,
+            name,
             "2026-11-01T00:00:00Z",
             json.dumps(document),
         )

@@ -151,6 +151,11 @@ DIRECT = {
         " FROM customer_name_word cw WHERE cw.word = g.word ORDER BY name_key, customer_id"
         " LIMIT 50) p ORDER BY g.s DESC, p.name_key, p.customer_id LIMIT 50"
     ),
+    # The page's items, by index only since revision 0010 (ix_customer_item).
+    "fuzzy_items": text(
+        "SELECT id, customer_number, party_kind, birth_date, status, segment, display_name"
+        " FROM customer WHERE id = ANY(CAST(:ids AS varchar[]))"
+    ),
     "fuzzy_count": text(
         "SELECT count(DISTINCT customer_id) FROM customer_name_word"
         " WHERE word = ANY(CAST(:w AS text[]))"
@@ -194,7 +199,9 @@ def direct(name: str) -> Callable[[Connection, Any], Any]:
             words = conn.execute(DIRECT["fuzzy_words"], {"v": value}).all()
             chosen = {"w": [w for w, _ in words], "s": [s for _, s in words]}
             conn.execute(DIRECT["fuzzy_count"], chosen).scalar_one()
-            return conn.execute(DIRECT["fuzzy_page"], chosen).all()
+            page = conn.execute(DIRECT["fuzzy_page"], chosen).all()
+            ids = list(dict.fromkeys(customer for _, _, customer in page))
+            return conn.execute(DIRECT["fuzzy_items"], {"ids": ids}).all()
         if name == "fuzzy_names":
             conn.execute(DIRECT["fuzzy"])
             return conn.execute(DIRECT["fuzzy_names"], {"v": value}).all()

@@ -58,6 +58,7 @@ with the whole name.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -69,6 +70,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Integer,
     Row,
     Text,
     bindparam,
@@ -218,9 +220,12 @@ def search(
     violations.extend(page_violations(limit, offset))
     if violations:
         raise ValidationFailed(violations)
+    given = _given(keys)
+    if keys.fuzzy_name is None and given & _IDENTIFYING_KEYS and given <= _EQUALITY_KEYS:
+        return _identified_page(conn, keys, given, limit, offset)
     conditions = _conditions(keys)
     if keys.fuzzy_name is None:
-        identifying = any(getattr(keys, key) is not None for key in _IDENTIFYING_KEYS)
+        identifying = bool(given & _IDENTIFYING_KEYS)
         return _ordered_page(conn, conditions, limit, offset, identifying)
     if conn.dialect.name == "postgresql":
         return _fuzzy_page_postgresql(conn, keys.fuzzy_name, conditions, limit, offset)
@@ -413,15 +418,59 @@ _ITEM_COLUMNS = (
 )
 # Keys that each find a customer or a handful (an identifier, a number, an e-mail address):
 # with one of them, the page and the number of matches come from one statement.
-_IDENTIFYING_KEYS = (
-    "email",
-    *(kind.value for kind in IDENTIFICATION_TYPES),
-    "msisdn",
-    "imsi",
-    "iccid",
-    "contract_number",
-    "customer_number",
+_IDENTIFYING_KEYS = frozenset(
+    {
+        "email",
+        *(kind.value for kind in IDENTIFICATION_TYPES),
+        "msisdn",
+        "imsi",
+        "iccid",
+        "contract_number",
+        "customer_number",
+    }
 )
+# Keys compared for equality (not a pattern): a statement of those takes them as parameters.
+_EQUALITY_KEYS = _IDENTIFYING_KEYS | {"postcode", "city", "birth_date"}
+
+
+def _given(keys: SearchKeys) -> frozenset[str]:
+    return frozenset(
+        f.name for f in fields(keys) if f.name not in _OPTIONS and getattr(keys, f.name) is not None
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _identified_statement(given: frozenset[str], former_holders: bool) -> tuple[Any, Any]:
+    """The page (with its window count) and the count of a search by equality keys only,
+    with each key a parameter named after it: built once per combination of keys, so that a
+    search by MSISDN does not build, and SQLAlchemy does not key, a statement each time."""
+    parameters: dict[str, Any] = {name: bindparam(name) for name in given}
+    keys = SearchKeys(**parameters, former_holders=former_holders)
+    c = t.customer.c
+    conditions = _conditions(keys)
+    page = (
+        select(*_ITEM_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(c.name_key, c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return page, select(func.count()).select_from(t.customer).where(*conditions)
+
+
+def _identified_page(
+    conn: Connection, keys: SearchKeys, given: frozenset[str], limit: int, offset: int
+) -> SearchPage:
+    page, count = _identified_statement(given, keys.former_holders)
+    values = {name: getattr(keys, name) for name in given}
+    rows = conn.execute(page, {**values, "limit": limit, "offset": offset}).all()
+    if rows:
+        counted = int(rows[0].total)
+    elif offset == 0:
+        counted = 0
+    else:  # a page past the end: count on its own
+        counted = int(conn.execute(count, values).scalar_one())
+    return SearchPage(counted, [_item(row) for row in rows], limit, offset)
 
 
 def _item(row: Any, similarity: float | None = None) -> dict[str, Any]:

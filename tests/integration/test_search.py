@@ -541,6 +541,19 @@ def test_criteria_combine_with_and(engine: Engine, world: World) -> None:
     assert numbers(engine, fuzzy_name="Mueler", postcode="10115") == ["C-ANA"]
 
 
+def test_identifying_keys_combine_with_other_equality_keys(engine: Engine, world: World) -> None:
+    """A TIN or an e-mail with a birth date, a postcode or a city (each a parameter of one
+    statement built once per combination of keys): all must match, and a second search with
+    the same keys but other values finds by those values."""
+    assert numbers(engine, tin="DE111222333", birth_date="1975-11-30") == ["C-BERND"]
+    assert numbers(engine, tin="DE111222333", birth_date=date(1984, 5, 17)) == []
+    assert numbers(engine, tin="DE123456789", birth_date=date(1984, 5, 17)) == ["C-ANA"]
+    assert numbers(engine, email="anatol@example.com", city="München", postcode="80331") == [
+        "C-ANATOL"
+    ]
+    assert numbers(engine, email="anatol@example.com", city="Berlin") == []
+
+
 def test_address_keys_must_match_one_and_the_same_address(engine: Engine, world: World) -> None:
     """Ana lives at 10115 Berlin and gets bills at 20095 Hamburg: 20095 with Berlin is no
     address of hers."""
