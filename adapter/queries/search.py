@@ -72,7 +72,9 @@ from sqlalchemy import (
     Float,
     Integer,
     Row,
+    String,
     Text,
+    any_,
     bindparam,
     column,
     distinct,
@@ -523,10 +525,15 @@ def _ordered_page(
     return SearchPage(counted, [_item(row) for row in rows], limit, offset)
 
 
+_SET_WORD_THRESHOLD = select(
+    func.set_config("pg_trgm.word_similarity_threshold", bindparam("threshold", type_=Text), True)
+)
+
+
 def _set_word_threshold(conn: Connection, threshold: float) -> None:
     # ``%>`` is what the GIN indexes serve; its threshold is a setting, not an operand. Queries
     # also compare the similarity explicitly, so that a lower setting changes nothing.
-    conn.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(threshold), True)))
+    conn.execute(_SET_WORD_THRESHOLD, {"threshold": str(threshold)})
 
 
 def _fuzzy_page_postgresql(
@@ -594,18 +601,11 @@ def _fuzzy_word_page(
     offset: int,
 ) -> SearchPage:
     """A one-word fuzzy search on PostgreSQL, through the vocabulary of name words."""
-    w, cw = _NAME_WORDS.c, _CUSTOMER_WORDS.c
-    similarity = func.word_similarity(literal(fragment), w.word, type_=Float)
+    cw = _CUSTOMER_WORDS.c
 
     def words_at(threshold: float) -> dict[str, float]:
         _set_word_threshold(conn, threshold)
-        rows = conn.execute(
-            select(w.word, similarity).where(
-                w.word.op("%>")(literal(fragment)),
-                similarity >= threshold,
-                exists().where(cw.word == w.word),  # a word nobody's name has any more
-            )
-        ).all()
+        rows = conn.execute(_VOCABULARY, {"fragment": fragment, "threshold": threshold}).all()
         return {word: score for word, score in rows}
 
     close = words_at(FUZZY_CLOSE)
@@ -644,28 +644,25 @@ def _word_page(conn: Connection, words: dict[str, float], limit: int, offset: in
     from the primary key of ``customer_name_word``, no more of them than the page needs."""
     if not words:
         return SearchPage(0, [], limit, offset)
-    cw = _CUSTOMER_WORDS.c
-    counted = int(
-        conn.execute(
-            select(func.count(distinct(cw.customer_id))).where(cw.word.in_(list(words)))
-        ).scalar_one()
-    )
+    # A customer has one row per word of its name: the customers of one word need no DISTINCT.
+    count = _COUNT_OF_WORD if len(words) == 1 else _COUNT_OF_WORDS
+    counted = int(conn.execute(count, {"words": list(words)}).scalar_one())
     wanted = offset + limit
     ranked: dict[str, float] = {}  # customer id -> similarity, best first
     reach = wanted
+    given = {"words": list(words), "scores": list(words.values())}
     while counted > offset:
         ranked.clear()
-        rows = conn.execute(_best_of_words(words, reach)).all()
+        rows = conn.execute(_BEST_OF_WORDS, {**given, "reach": reach}).all()
         for score, _name, customer_id in rows:
             ranked.setdefault(customer_id, score)  # a second word of the same name ranks lower
         if len(ranked) >= wanted or len(rows) < reach:
             break
         reach *= 2  # names with several of the words took rows: read further
     page = list(ranked.items())[offset:wanted]
-    c = t.customer.c
     found: dict[str, Row[Any]] = {}
     if page:
-        chosen = conn.execute(select(*_ITEM_COLUMNS).where(c.id.in_([id_ for id_, _ in page])))
+        chosen = conn.execute(_ITEMS_OF, {"ids": [id_ for id_, _ in page]})
         found = {row.id: row for row in chosen}
     # A customer removed since its words were read (on a connection without a transaction) is
     # left out rather than failing the page.
@@ -673,23 +670,25 @@ def _word_page(conn: Connection, words: dict[str, float], limit: int, offset: in
     return SearchPage(counted, items, limit, offset)
 
 
-def _given_words(words: dict[str, float]) -> Any:
-    """``words`` (word -> similarity) as a table ``given(word, score)``."""
-    return (
-        func.unnest(
+def _given_words(words: dict[str, float] | None) -> Any:
+    """``words`` (word -> similarity) as a table ``given(word, score)``; ``None``: of the
+    parameters ``:words`` and ``:scores``, given at execution."""
+    if words is None:
+        given = bindparam("words", type_=ARRAY(Text)), bindparam("scores", type_=ARRAY(Float))
+    else:
+        given = (
             bindparam("words", list(words), ARRAY(Text)),
             bindparam("scores", list(words.values()), ARRAY(Float)),
         )
-        .table_valued("word", "score")
-        .render_derived("given")
-    )
+    return func.unnest(*given).table_valued("word", "score").render_derived("given")
 
 
-def _best_of_words(words: dict[str, float], reach: int) -> Any:
-    """The first ``reach`` (similarity, name, customer) rows of all the words' customers: up to
-    ``reach`` from each word by the index, then merged."""
+def _best_of_words() -> Any:
+    """The first ``:reach`` (similarity, name, customer) rows of the customers of ``:words``
+    (with their ``:scores``): up to ``:reach`` from each word by the index, then merged."""
     cw = _CUSTOMER_WORDS.c
-    given = _given_words(words)
+    given = _given_words(None)
+    reach = bindparam("reach", type_=Integer)
     per_word = (
         select(cw.name_key, cw.customer_id)
         .where(cw.word == given.c.word)
@@ -703,6 +702,33 @@ def _best_of_words(words: dict[str, float], reach: int) -> Any:
         .order_by(given.c.score.desc(), per_word.c.name_key, per_word.c.customer_id)
         .limit(reach)
     )
+
+
+# The statements of a one-word fuzzy search, built once (building and keying them each time
+# was a millisecond of a search on a slow CPU); each takes its values as parameters.
+def _vocabulary() -> Any:
+    """The words of ``name_word`` close to ``:fragment`` (at least ``:threshold``) that some
+    customer's name still has, with their similarity."""
+    w, cw = _NAME_WORDS.c, _CUSTOMER_WORDS.c
+    fragment = bindparam("fragment", type_=Text)
+    similarity = func.word_similarity(fragment, w.word, type_=Float)
+    return select(w.word, similarity).where(
+        w.word.op("%>")(fragment),
+        similarity >= bindparam("threshold", type_=Float),
+        exists().where(cw.word == w.word),  # a word nobody's name has any more
+    )
+
+
+_WORDS = bindparam("words", type_=ARRAY(Text))
+_VOCABULARY = _vocabulary()
+_BEST_OF_WORDS = _best_of_words()
+_COUNT_OF_WORD = select(func.count()).where(_CUSTOMER_WORDS.c.word == any_(_WORDS))
+_COUNT_OF_WORDS = select(func.count(distinct(_CUSTOMER_WORDS.c.customer_id))).where(
+    _CUSTOMER_WORDS.c.word == any_(_WORDS)
+)
+_ITEMS_OF = select(*_ITEM_COLUMNS).where(
+    t.customer.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+)
 
 
 _NAME_FTS = table(NAME_FTS_TABLE, column("customer_id"), column("name_key"), column("rank"))
