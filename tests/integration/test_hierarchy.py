@@ -125,6 +125,21 @@ def test_subtree_refuses_a_negative_depth(engine: Engine, actor: MakeActor) -> N
         h.subtree(conn, chain[0].id, max_depth=-1)
 
 
+def test_subtree_sorts_in_memory_for_its_transaction_only(
+    pg_engine: Engine, actor: MakeActor
+) -> None:
+    """On PostgreSQL the walk and the sort of a big page get 64 MB of work memory (at the
+    default 4 MB they spilled to temporary files), for the subtree's transaction only."""
+    _, chain = build_chain(pg_engine, actor, 3)
+    with read_connection(pg_engine) as conn:
+        default = conn.exec_driver_sql("SHOW work_mem").scalar_one()
+        assert len(h.subtree(conn, chain[0].id).nodes) == 3
+        during = conn.exec_driver_sql("SHOW work_mem").scalar_one()
+    with read_connection(pg_engine) as conn:
+        after = conn.exec_driver_sql("SHOW work_mem").scalar_one()
+    assert (during, after) == ("64MB", default) and default != "64MB"
+
+
 def test_move_takes_the_subtree_and_is_audited(engine: Engine, actor: MakeActor) -> None:
     _, chain = build_chain(engine, actor, 4)
     _, other = build_chain(engine, actor, 1)
