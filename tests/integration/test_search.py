@@ -474,7 +474,8 @@ def test_upgrading_to_0010_names_the_customers_already_stored(
     if engine.dialect.name == "postgresql":  # the fill holds 0009's trigger off, then restores it
         with engine.connect() as conn:
             enabled = conn.exec_driver_sql(
-                "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE 'customer_name_words_%%'"
+                "SELECT tgname, tgenabled FROM pg_trigger"
+                " WHERE tgname LIKE 'customer_name_words_%%'"
             ).all()
         assert sorted(enabled) == [
             ("customer_name_words_insert", "A"),
